@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bartoggle/backing.h"
+
+#define MPROTECT_PATTERN	0xa5
+
+static int shmem_init(struct bt_backing *b, const struct bt_backing_opts *o,
+		      const char **why)
+{
+	b->size = o->size;
+	b->fd = memfd_create("bartoggle-bar", MFD_CLOEXEC);
+	if (b->fd < 0) {
+		*why = "memfd_create";
+		return -errno;
+	}
+	if (ftruncate(b->fd, b->size)) {
+		*why = "ftruncate";
+		return -errno;
+	}
+	b->hva = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      b->fd, 0);
+	if (b->hva == MAP_FAILED) {
+		*why = "mmap memfd";
+		return -errno;
+	}
+	return 0;
+}
+
+/* Re-extending a truncated memfd gives zero pages: the enabled value is 0. */
+static int shmem_enable(struct bt_backing *b)
+{
+	return ftruncate(b->fd, b->size) ? -errno : 0;
+}
+
+static int shmem_disable(struct bt_backing *b)
+{
+	return ftruncate(b->fd, 0) ? -errno : 0;
+}
+
+static int mprotect_init(struct bt_backing *b,
+			 const struct bt_backing_opts *o, const char **why)
+{
+	b->size = o->size;
+	b->hva = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b->hva == MAP_FAILED) {
+		*why = "mmap";
+		return -errno;
+	}
+	/* Contents survive PROT_NONE, so a non-zero pattern tells stale
+	 * zero-page reads apart from the real data. */
+	memset(b->hva, MPROTECT_PATTERN, b->size);
+	return 0;
+}
+
+static int mprotect_set(struct bt_backing *b, int prot)
+{
+	return mprotect(b->hva, b->size, prot) ? -errno : 0;
+}
+
+static int mprotect_enable(struct bt_backing *b)
+{
+	return mprotect_set(b, PROT_READ | PROT_WRITE);
+}
+
+static int mprotect_disable(struct bt_backing *b)
+{
+	return mprotect_set(b, PROT_NONE);
+}
+
+static int vfio_init(struct bt_backing *b, const struct bt_backing_opts *o,
+		     const char **why)
+{
+	int ret;
+
+	ret = __bt_vfio_dev_init(&b->vfio, o->pci, o->iommu, o->bar, why);
+	if (ret)
+		return ret;
+	ret = __bt_vfio_bar_map(&b->vfio);
+	if (ret) {
+		*why = "BAR is not mmappable through vfio";
+		return ret;
+	}
+	ret = bt_pcicfg_command_read(&b->vfio.cfg);
+	if (ret) {
+		*why = "read PCI_COMMAND through the vfio config region";
+		return ret;
+	}
+	b->hva = b->vfio.bar_map;
+	b->size = b->vfio.bar_size;
+	return 0;
+}
+
+static int vfio_enable(struct bt_backing *b)
+{
+	return bt_pcicfg_set_mem(&b->vfio.cfg, true);
+}
+
+static int vfio_disable(struct bt_backing *b)
+{
+	return bt_pcicfg_set_mem(&b->vfio.cfg, false);
+}
+
+static void vfio_cleanup(struct bt_backing *b)
+{
+	bt_vfio_dev_cleanup(&b->vfio);
+	b->hva = MAP_FAILED;
+}
+
+static const struct bt_backing_ops backings[] = {
+	{
+		.name = "vfio",
+		.disable_desc = "PCI_COMMAND.MEM cleared via the vfio config region",
+		.needs_device = true,
+		.init = vfio_init,
+		.enable = vfio_enable,
+		.disable = vfio_disable,
+		.cleanup = vfio_cleanup,
+	}, {
+		.name = "shmem",
+		.disable_desc = "memfd truncated to 0",
+		.init = shmem_init,
+		.enable = shmem_enable,
+		.disable = shmem_disable,
+	}, {
+		.name = "mprotect",
+		.disable_desc = "mapping PROT_NONE",
+		.init = mprotect_init,
+		.enable = mprotect_enable,
+		.disable = mprotect_disable,
+	},
+};
+
+const struct bt_backing_ops *bt_backing_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(backings) / sizeof(backings[0]); i++)
+		if (!strcmp(backings[i].name, name))
+			return &backings[i];
+	return NULL;
+}
+
+const char *bt_backing_names(void)
+{
+	return "vfio|shmem|mprotect";
+}
+
+int __bt_backing_init(struct bt_backing *b, const struct bt_backing_ops *ops,
+		      const struct bt_backing_opts *o, const char **why)
+{
+	int ret;
+
+	*b = (struct bt_backing){ .ops = ops, .hva = MAP_FAILED, .fd = -1 };
+	ret = ops->init(b, o, why);
+	if (ret)
+		return ret;
+	ret = __bt_backing_set(b, true);
+	if (ret)
+		*why = "enable the backing";
+	return ret;
+}
+
+int __bt_backing_set(struct bt_backing *b, bool enable)
+{
+	int ret = enable ? b->ops->enable(b) : b->ops->disable(b);
+
+	if (!ret)
+		b->enabled = enable;
+	return ret;
+}
+
+void bt_backing_cleanup(struct bt_backing *b)
+{
+	if (!b->ops)
+		return;
+	/* Leave a real device decoding memory, as it was found. */
+	if (b->hva != MAP_FAILED && !b->enabled)
+		__bt_backing_set(b, true);
+	if (b->ops->cleanup) {
+		b->ops->cleanup(b);
+	} else if (b->hva != MAP_FAILED) {
+		munmap(b->hva, b->size);
+	}
+	if (b->fd >= 0)
+		close(b->fd);
+	b->hva = MAP_FAILED;
+	b->fd = -1;
+}

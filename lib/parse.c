@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bartoggle/parse.h"
+
+static int parse_u64_suffix(const char *s, uint64_t min, uint64_t max,
+			    uint64_t *out, bool allow_suffix)
+{
+	unsigned long long v;
+	uint64_t mult = 1;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;	/* also rejects "-1", " 1", "" */
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || end == s)
+		return -EINVAL;
+	if (allow_suffix && *end) {
+		switch (*end++) {
+		case 'k': case 'K': mult = 1ULL << 10; break;
+		case 'm': case 'M': mult = 1ULL << 20; break;
+		case 'g': case 'G': mult = 1ULL << 30; break;
+		default: return -EINVAL;
+		}
+	}
+	if (*end)
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -ERANGE;
+	v *= mult;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int bt_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	return parse_u64_suffix(s, min, max, out, false);
+}
+
+int bt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	return parse_u64_suffix(s, min, max, out, true);
+}
+
+int bt_parse_seconds(const char *s, double min_exclusive, double max,
+		     double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		return -EINVAL;
+	if (!(v > min_exclusive) || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
