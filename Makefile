@@ -19,8 +19,7 @@ CHECK_LIBS	= $(shell $(PKG_CONFIG) --libs check)
 
 BT_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -Iinclude -MD -MP \
 		  -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wvla \
-		  -Wformat=2 -Wno-format-nonliteral \
-		  -DBT_VERSION='"0.1.0-$(VERSION)"' $(JSON_CFLAGS)
+		  -Wformat=2 -Wno-format-nonliteral $(JSON_CFLAGS)
 ALL_CFLAGS	= $(BT_CFLAGS) $(CFLAGS)
 
 LIB_SRCS	:= $(wildcard lib/*.c)
@@ -33,7 +32,7 @@ REPRO		:= $(O)/bartoggle-repro
 UNIT_SRCS	:= $(wildcard tests/unit/check_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
-.PHONY: all deps check check-run unit integration demo nested nested-full \
+.PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
 	bench report clean
 all: $(REPRO)
 
@@ -47,6 +46,13 @@ $(O)/%.o: %.c
 $(O)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Only version.o sees the version, and it is rebuilt whenever it changes.
+$(O)/lib/version.o: ALL_CFLAGS += -DBT_VERSION='"0.1.0-$(VERSION)"'
+$(O)/lib/version.o: $(O)/version.stamp
+$(O)/version.stamp: FORCE
+	@mkdir -p $(O)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
 
 $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
@@ -62,7 +68,7 @@ $(O)/tests/check_%: $(O)/tests/unit/check_%.o $(LIB)
 
 $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Irepro $(CHECK_CFLAGS) -c -o $@ $<
 
 # CI and users run exactly this: install, build, every test.
 check: deps

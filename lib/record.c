@@ -12,6 +12,7 @@
 #include "bartoggle/kvm.h"
 #include "bartoggle/log.h"
 #include "bartoggle/record.h"
+#include "bartoggle/version.h"
 
 void bt_utc_now(char *buf, size_t len)
 {
@@ -81,7 +82,7 @@ struct json_object *bt_record_new(const char *tool)
 	bt_utc_now(now, sizeof(now));
 	bt_json_set_str(rec, "schema", BT_RECORD_SCHEMA);
 	bt_json_set_str(rec, "tool", tool);
-	bt_json_set_str(rec, "version", BT_VERSION);
+	bt_json_set_str(rec, "version", bt_version);
 	bt_json_set_str(rec, "time", now);
 
 	host = bt_json_set_obj(rec, "host");

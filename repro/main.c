@@ -33,6 +33,7 @@
 #include "bartoggle/record.h"
 #include "bartoggle/stats.h"
 #include "bartoggle/urinsn.h"
+#include "bartoggle/version.h"
 #include "guest.h"
 #include "options.h"
 
@@ -1033,7 +1034,7 @@ int main(int argc, char **argv)
 
 	bt_ktap_init(&k, stdout, 4);
 	bt_ktap_diag(&k, "bartoggle-repro %s: backing=%s (%s) mode=%s access=%s width=%u",
-		     BT_VERSION, o.backing->name, o.backing->disable_desc,
+		     bt_version, o.backing->name, o.backing->disable_desc,
 		     repro_mode_name(o.mode), repro_access_name(o.access), o.width);
 	bt_ktap_diag(&k, "KVM_CAP_MEMORY_FAULT_INFO=%d; BAR at gpa 0x%llx, %" PRIu64
 		     " bytes, expected value 0x%" PRIx64, r.memory_fault_info,

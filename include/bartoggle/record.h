@@ -16,9 +16,6 @@
 #include "bartoggle/stats.h"
 
 #define BT_RECORD_SCHEMA	"bartoggle.record/1"
-#ifndef BT_VERSION
-#define BT_VERSION		"0.1.0"
-#endif
 
 /* UTC ISO 8601, second resolution: "2026-11-21T09:15:03Z". */
 void bt_utc_now(char *buf, size_t len);

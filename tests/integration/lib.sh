@@ -1,0 +1,34 @@
+# Helpers for integration tests: KTAP on stdout, details on stderr.
+# shellcheck shell=bash
+
+T_N=0
+T_FAIL=0
+T_SKIP=0
+
+t_plan() { echo "KTAP version 1"; echo "1..$1"; }
+t_diag() { echo "# $*"; }
+t_ok() { T_N=$((T_N + 1)); echo "ok $T_N $*"; }
+t_not_ok() { T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); echo "not ok $T_N $*"; }
+t_skip() { T_N=$((T_N + 1)); T_SKIP=$((T_SKIP + 1)); echo "ok $T_N $1 # SKIP $2"; }
+# Skip the whole test (kselftest exit 4).
+t_skip_all() { echo "KTAP version 1"; echo "1..0 # SKIP $*"; exit 4; }
+
+# t_check NAME CMD...: one test point from a command's status.
+t_check() {
+	local name=$1
+	shift
+	if "$@"; then t_ok "$name"; else t_not_ok "$name"; fi
+}
+
+# jq_true FILE FILTER: FILTER must yield true on the last record of FILE.
+jq_true() {
+	local out
+	out=$(tail -n 1 "$1" | jq -e "$2" 2>&1) && return 0
+	echo "jq: '$2' is not true on $(tail -n 1 "$1" | head -c 600): $out" >&2
+	return 1
+}
+
+t_done() {
+	echo "# Totals: pass:$((T_N - T_FAIL - T_SKIP)) fail:$T_FAIL xfail:0 xpass:0 skip:$T_SKIP error:0"
+	[ "$T_FAIL" -eq 0 ]
+}
