@@ -427,6 +427,24 @@ static void dwell(uint64_t us)
 		;
 }
 
+static bool keep_going(struct repro *r)
+{
+	return !atomic_load(&r->stop) && !interrupted &&
+	       atomic_load(&r->vcpus_running) > 0;
+}
+
+/* The negative control: the same guest hammering, the BAR never disabled. */
+static void *idle_thread(void *arg)
+{
+	struct repro *r = arg;
+	uint64_t deadline = r->start_ns + (uint64_t)(r->o->duration_s * 1e9);
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	while (keep_going(r) && bt_now_ns() < deadline)
+		nanosleep(&ts, NULL);
+	return NULL;
+}
+
 static void *toggler_thread(void *arg)
 {
 	struct repro *r = arg;
@@ -434,8 +452,7 @@ static void *toggler_thread(void *arg)
 
 	if (r->o->duration_s > 0)
 		deadline = r->start_ns + (uint64_t)(r->o->duration_s * 1e9);
-	while (!atomic_load(&r->stop) && !interrupted &&
-	       atomic_load(&r->vcpus_running) > 0) {
+	while (keep_going(r)) {
 		if (r->o->cycles && atomic_load(&r->cycles) >= r->o->cycles)
 			break;
 		if (deadline && !(n++ & 63) && bt_now_ns() >= deadline)
@@ -481,9 +498,9 @@ static void progress(struct repro *r, uint64_t now)
 		failures += PEEK(r->vcpus[i].failures);
 	if (r->o->cycles)
 		snprintf(of, sizeof(of), "/%" PRIu64, r->o->cycles);
-	bt_info("race: %" PRIu64 "%s cycles, %.0f toggles/s, %.0f accesses/s, %"
+	bt_info("%s: %" PRIu64 "%s cycles, %.0f toggles/s, %.0f accesses/s, %"
 		PRIu64 " window hits, %" PRIu64 " failures, %.1f s",
-		c.cycles, of, bt_per_s(c.toggles, ns), bt_per_s(c.accesses, ns),
+		repro_mode_name(r->o->mode), c.cycles, of, bt_per_s(c.toggles, ns), bt_per_s(c.accesses, ns),
 		c.window_hits, failures, ns / 1e9);
 }
 
@@ -531,7 +548,8 @@ static void run_race(struct repro *r)
 	r->start_ns = bt_now_ns();
 	for (i = 0; i < r->o->vcpus; i++)
 		start_vcpu(r, i);
-	ret = pthread_create(&toggler, NULL, toggler_thread, r);
+	ret = pthread_create(&toggler, NULL, r->o->mode == REPRO_CONTROL ?
+			     idle_thread : toggler_thread, r);
 	errno = ret;
 	BT_ASSERT(!ret, "pthread_create for the toggler");
 
@@ -811,7 +829,7 @@ static void record_options(struct json_object *rec, const struct repro_opts *o)
 	} else {
 		bt_json_set_u64(opts, "size", o->size);
 	}
-	if (o->mode == REPRO_RACE) {
+	if (o->mode != REPRO_HELD) {
 		bt_json_set_u64(opts, "cycles", o->cycles);
 		bt_json_set_double(opts, "duration_s", o->duration_s);
 		bt_json_set_u64(opts, "dwell_off_us", o->dwell_off_us);
@@ -934,6 +952,36 @@ static void report_race(struct repro *r, struct bt_ktap *k,
 		       " violations", c->ur_reads, c->ur_violations);
 }
 
+static void report_control(struct repro *r, struct bt_ktap *k,
+			   const struct bt_counts *c, enum bt_outcome outcome)
+{
+	const char *sig = run_signature(r, outcome);
+
+	bt_ktap_result(k, c->accesses ? BT_VERDICT_PASS : BT_VERDICT_FAIL,
+		       "no toggling: %" PRIu64 " accesses", c->accesses);
+	bt_ktap_result(k, outcome == BT_OUTCOME_SURVIVED ? BT_VERDICT_PASS
+							  : BT_VERDICT_FAIL,
+		       "KVM_RUN results: %s", bt_outcome_name(outcome));
+	if (sig)
+		bt_ktap_diag(k, "%s", sig);
+	bt_ktap_result(k, c->ur_violations || c->ur_reads ? BT_VERDICT_FAIL
+							   : BT_VERDICT_PASS,
+		       "every read returned 0x%" PRIx64 ": %" PRIu64
+		       " all-ones reads, %" PRIu64 " violations", r->expected,
+		       c->ur_reads, c->ur_violations);
+}
+
+/* A BAR that always decodes must give nothing but its own value. */
+static enum bt_verdict control_verdict(enum bt_outcome outcome,
+				       const struct bt_counts *c)
+{
+	if (outcome == BT_OUTCOME_SETUP_ERROR)
+		return BT_VERDICT_ERROR;
+	return outcome == BT_OUTCOME_SURVIVED && c->accesses &&
+	       !c->ur_reads && !c->ur_violations ? BT_VERDICT_PASS
+						  : BT_VERDICT_FAIL;
+}
+
 static void summary(struct repro *r, const struct bt_counts *c,
 		    enum bt_outcome outcome, enum bt_verdict verdict)
 {
@@ -946,7 +994,7 @@ static void summary(struct repro *r, const struct bt_counts *c,
 		r->o->backing->name, repro_mode_name(r->o->mode),
 		bt_outcome_name(outcome), bt_verdict_name(verdict), c->cycles,
 		c->accesses, c->window_hits, c->ur_reads, c->ur_violations);
-	if (r->o->mode == REPRO_RACE)
+	if (r->o->mode != REPRO_HELD)
 		bt_info("rates: %.0f toggles/s, %.0f accesses/s over %.3f s",
 			bt_per_s(c->toggles, ns), bt_per_s(c->accesses, ns),
 			ns / 1e9);
@@ -1049,12 +1097,19 @@ int main(int argc, char **argv)
 	sum_counts(&r, &counts);
 	outcome = run_outcome(&r);
 	verdict = bt_verdict_of(outcome, counts.window_hits, counts.ur_violations);
-	if (o.mode == REPRO_HELD) {
+	switch (o.mode) {
+	case REPRO_HELD:
 		if (verdict == BT_VERDICT_PASS && !(held.enabled_ok && held.resumed_ok))
 			verdict = BT_VERDICT_FAIL;
 		report_held(&r, &k, &held, outcome);
-	} else {
+		break;
+	case REPRO_RACE:
 		report_race(&r, &k, &counts, outcome);
+		break;
+	case REPRO_CONTROL:
+		verdict = control_verdict(outcome, &counts);
+		report_control(&r, &k, &counts, outcome);
+		break;
 	}
 	if (verdict == BT_VERDICT_ERROR && !r.reason[0])
 		snprintf(r.reason, sizeof(r.reason),

@@ -22,14 +22,14 @@ static const struct {
 } table[] = {
 	{ { "backing", required_argument, NULL, OPT_BACKING }, "vfio|shmem|mprotect",
 	  "what backs the BAR memslot (default: vfio with a BDF, else shmem)" },
-	{ { "mode", required_argument, NULL, OPT_MODE }, "held|race",
-	  "held: one access with the BAR disabled; race: toggle while hammering (default held)" },
+	{ { "mode", required_argument, NULL, OPT_MODE }, "held|race|control",
+	  "held: one access with the BAR disabled; race: toggle while hammering; control: hammer, never toggle (default held)" },
 	{ { "cycles", required_argument, NULL, OPT_CYCLES }, "N",
 	  "race: stop after N disable/enable cycles (default 100000 unless --duration)" },
 	{ { "duration", required_argument, NULL, OPT_DURATION }, "S",
-	  "race: stop after S seconds (with --cycles: whichever comes first)" },
+	  "race: stop after S seconds (with --cycles: whichever comes first); control: run S seconds (default 2)" },
 	{ { "vcpus", required_argument, NULL, OPT_VCPUS }, "N",
-	  "race: vCPUs hammering the BAR, 1-8 (default 1)" },
+	  "race/control: vCPUs hammering the BAR, 1-8 (default 1)" },
 	{ { "access", required_argument, NULL, OPT_ACCESS }, "read|write|rw",
 	  "guest access kind (default read: safe on any device)" },
 	{ { "width", required_argument, NULL, OPT_WIDTH }, "1|2|4|8",
@@ -86,9 +86,13 @@ void repro_usage(FILE *out, const char *prog)
 		"permission).\n");
 }
 
+static const char *const mode_names[] = {
+	[REPRO_HELD] = "held", [REPRO_RACE] = "race", [REPRO_CONTROL] = "control",
+};
+
 const char *repro_mode_name(enum repro_mode mode)
 {
-	return mode == REPRO_HELD ? "held" : "race";
+	return mode_names[mode];
 }
 
 static const char *const access_names[] = {
@@ -160,7 +164,11 @@ static int validate(struct repro_opts *o, const struct seen *seen,
 	if (o->mode == REPRO_HELD &&
 	    (seen->cycles || seen->duration || seen->dwell || seen->on_fault))
 		return usage_err(err, errlen,
-				 "--cycles, --duration, --dwell-*-us and --on-fault need --mode=race");
+				 "--cycles, --duration, --dwell-*-us and --on-fault do not apply to --mode=held");
+	if (o->mode == REPRO_CONTROL &&
+	    (seen->cycles || seen->dwell || seen->on_fault))
+		return usage_err(err, errlen,
+				 "--cycles, --dwell-*-us and --on-fault do not apply to --mode=control");
 	if (o->mode == REPRO_HELD && o->vcpus > 1)
 		return usage_err(err, errlen, "--mode=held runs one vCPU");
 	if (o->offset % o->width)
@@ -174,6 +182,8 @@ static int validate(struct repro_opts *o, const struct seen *seen,
 				 (unsigned long long)o->size);
 	if (o->mode == REPRO_RACE && !seen->cycles && !seen->duration)
 		o->cycles = REPRO_DEFAULT_CYCLES;
+	if (o->mode == REPRO_CONTROL && !seen->duration)
+		o->duration_s = REPRO_CONTROL_DEFAULT_S;
 	return REPRO_PARSE_OK;
 }
 
@@ -195,7 +205,6 @@ enum repro_parse_result repro_parse_options(int argc, char **argv,
 					    struct repro_opts *o, char *err,
 					    size_t errlen)
 {
-	static const char *const modes[] = { "held", "race" };
 	static const char *const on_fault[] = { "stop", "continue" };
 	struct option longopts[NR_OPTS + 1];
 	struct seen seen = { 0 };
@@ -231,7 +240,7 @@ enum repro_parse_result repro_parse_options(int argc, char **argv,
 						bt_backing_names());
 			break;
 		case OPT_MODE:
-			ret = pick("mode", optarg, modes, 2, &choice, err,
+			ret = pick("mode", optarg, mode_names, 3, &choice, err,
 				   errlen);
 			o->mode = choice;
 			break;

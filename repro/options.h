@@ -13,9 +13,10 @@
 #define REPRO_BDF_ENV		"BARTOGGLE_BDF"
 #define REPRO_MAX_VCPUS		8
 #define REPRO_DEFAULT_CYCLES	100000
+#define REPRO_CONTROL_DEFAULT_S	2.0
 #define REPRO_DEFAULT_SIZE	(1ULL << 20)	/* edu's BAR0 */
 
-enum repro_mode { REPRO_HELD, REPRO_RACE };
+enum repro_mode { REPRO_HELD, REPRO_RACE, REPRO_CONTROL };
 enum repro_access { REPRO_READ, REPRO_WRITE, REPRO_RW };
 
 struct repro_opts {

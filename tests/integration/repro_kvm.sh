@@ -125,7 +125,7 @@ bad() {
 bad "malformed BDF" 2 "not a PCI address" 0000:00:1g.0
 bad "zero cycles" 2 "between 1 and" --mode race --cycles 0
 bad "negative duration" 2 "want seconds" --mode race --duration -3
-bad "conflicting flags" 2 "need --mode=race" --mode held --cycles 10
+bad "conflicting flags" 2 "do not apply to --mode=held" --mode held --cycles 10
 t_check "usage errors write no record" [ ! -e "$OUT/bad.jsonl" ]
 
 skip_case() {

@@ -51,6 +51,11 @@ START_TEST(defaults)
 			 REPRO_PARSE_OK);
 	ck_assert_uint_eq(o.cycles, 0);
 	ck_assert_double_eq(o.duration_s, 2.5);
+	ck_assert_int_eq(parse(&o, "--mode=control", "--vcpus=2", NULL),
+			 REPRO_PARSE_OK);
+	ck_assert_int_eq(o.mode, REPRO_CONTROL);
+	ck_assert_double_eq(o.duration_s, REPRO_CONTROL_DEFAULT_S);
+	ck_assert_uint_eq(o.cycles, 0);
 }
 END_TEST
 
@@ -118,8 +123,10 @@ static const struct {
 	{ { "--backing=vfio" }, "needs a BDF" },
 	{ { "--backing=shmem", "0000:00:01.0" }, "conflicts with --backing=shmem" },
 	{ { "--backing=dmabuf" }, "want vfio|shmem|mprotect" },
-	{ { "--mode=held", "--cycles=5" }, "need --mode=race" },
-	{ { "--dwell-on-us=5" }, "need --mode=race" },
+	{ { "--mode=held", "--cycles=5" }, "do not apply to --mode=held" },
+	{ { "--dwell-on-us=5" }, "do not apply to --mode=held" },
+	{ { "--mode=control", "--cycles=5" }, "do not apply to --mode=control" },
+	{ { "--mode=control", "--on-fault=stop" }, "do not apply to --mode=control" },
 	{ { "--vcpus=2" }, "runs one vCPU" },
 	{ { "--mode=race", "--cycles=0" }, "between 1 and" },
 	{ { "--mode=race", "--cycles=-5" }, "not a number" },
