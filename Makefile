@@ -29,6 +29,8 @@ LIB		:= $(O)/libbartoggle.a
 REPRO_OBJS	:= $(O)/repro/main.o $(O)/repro/options.o $(O)/repro/guest.o
 REPRO		:= $(O)/bartoggle-repro
 
+STATIC_REPRO	:= $(O)/static/bartoggle-repro
+
 UNIT_SRCS	:= $(wildcard tests/unit/check_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
@@ -60,6 +62,11 @@ $(LIB): $(LIB_OBJS)
 $(REPRO): $(REPRO_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(JSON_LIBS) -lpthread -lm
 
+# For guests: no shared library to find there.
+$(STATIC_REPRO): $(REPRO_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ $(JSON_LIBS) -lpthread -lm
+
 $(O)/tests/check_options: $(O)/repro/options.o
 $(O)/tests/check_%: $(O)/tests/unit/check_%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -74,7 +81,7 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(UNIT_BINS)
+check-run: all $(STATIC_REPRO) $(UNIT_BINS)
 	@tests/run.sh $(O)
 
 unit: $(UNIT_BINS)
@@ -88,6 +95,11 @@ demo: deps
 	@echo "make demo: the host runner (bartoggle-run) is not yet available;" >&2
 	@echo "  meanwhile the QEMU-free reproducer runs against this host's /dev/kvm:" >&2
 	@$(REPRO) --backing shmem --mode race --cycles 100000
+
+# The real vfio-pci and KVM of a stock Debian kernel, in a QEMU guest (L1).
+nested: deps
+	@$(MAKE) --no-print-directory $(STATIC_REPRO)
+	@scripts/nested-lane.sh --repro $(STATIC_REPRO)
 
 clean:
 	rm -rf $(O)

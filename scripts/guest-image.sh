@@ -1,0 +1,80 @@
+#!/bin/bash
+# Build a guest image: a kernel plus a busybox initramfs holding the module
+# closure asked for, our static binaries and an /init.
+#
+#   guest-image.sh --kernel debian|VMLINUZ --out DIR --init FILE
+#                  [--modroot DIR] [--module NAME]... [--bin FILE]...
+#                  [--cache DIR]
+#
+# --kernel debian   the kernel Debian's linux-image-amd64 depends on now
+#                   (scripts/kernel-fetch.sh, cached, offline on rerun)
+# --kernel VMLINUZ  with --modroot DIR holding lib/modules/<release>
+#
+# Writes DIR/vmlinuz, DIR/initramfs.cpio.gz and DIR/kernel-release.
+# The /init finds its modules, in load order, in /etc/modules.order.
+# Exit 4 (skip) when the kernel cannot be had.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+kernel="" out="" init="" modroot="" cache=${BARTOGGLE_CACHE:-cache}
+modules=() bins=()
+usage() { sed -n '2,17s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kernel=$2; shift ;;
+	--out) out=$2; shift ;;
+	--init) init=$2; shift ;;
+	--modroot) modroot=$2; shift ;;
+	--module) modules+=("$2"); shift ;;
+	--bin) bins+=("$2"); shift ;;
+	--cache) cache=$2; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "guest-image: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -n "$kernel" ] && [ -n "$out" ] && [ -n "$init" ] ||
+	{ echo "guest-image: --kernel, --out and --init are required" >&2; exit 2; }
+
+if [ "$kernel" = debian ]; then
+	modroot=$("$here/kernel-fetch.sh" debian "$cache") || exit $?
+	vmlinuz=$(ls "$modroot"/boot/vmlinuz-* | head -n 1)
+else
+	vmlinuz=$kernel
+	[ -f "$vmlinuz" ] || { echo "guest-image: no kernel at $vmlinuz" >&2; exit 2; }
+	[ -n "$modroot" ] || { echo "guest-image: --kernel PATH needs --modroot" >&2; exit 2; }
+fi
+release=$(ls "$modroot/lib/modules" | head -n 1)
+[ -n "$release" ] || { echo "guest-image: no lib/modules/<release> under $modroot" >&2; exit 2; }
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,etc,lib/modules}
+cp /bin/busybox "$stage/bin/busybox"
+: >"$stage/etc/modules.order"
+
+# modprobe lists the insmod lines of the closure in dependency order.
+for m in "${modules[@]}"; do
+	modprobe -d "$modroot" -S "$release" --show-depends "$m" |
+	while read -r kind path _; do
+		[ "$kind" = insmod ] || continue
+		name=$(basename "$path")
+		grep -qx "/lib/modules/$name" "$stage/etc/modules.order" && continue
+		cp "$path" "$stage/lib/modules/$name"
+		echo "/lib/modules/$name" >>"$stage/etc/modules.order"
+	done
+done
+
+for b in "${bins[@]}"; do
+	cp "$b" "$stage/bin/"
+done
+cp "$init" "$stage/init"
+chmod 755 "$stage/init"
+
+mkdir -p "$out"
+(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz.tmp"
+mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+cp "$vmlinuz" "$out/vmlinuz"
+echo "$release" >"$out/kernel-release"
+echo "guest-image: $release, $(wc -l <"$stage/etc/modules.order") modules," \
+	"$(du -h "$out/initramfs.cpio.gz" | cut -f1) initramfs in $out" >&2

@@ -1,0 +1,69 @@
+#!/bin/busybox sh
+# /init of the nested lane's L1: the "host" whose real vfio-pci and real
+# KVM are under test. Binds the emulated device to vfio-pci and runs
+# bartoggle-repro against it; every result leaves as framed lines on the
+# second serial port (ttyS1) the moment it exists, so a guest that dies
+# mid-run still leaves what it had.
+#
+# Kernel command line: bt.trials=N (race trials), bt.control=S (seconds),
+# bt.vendor=0x1234 bt.device=0x11e8 (the device to use).
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+frame() { echo "BT1 $*" >&3; }
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^bt\.$1=//p"; }
+finish() { frame done "$1"; sync; poweroff -f; }
+
+frame hello "$(uname -r)"
+while read -r ko; do
+	insmod "$ko" 2>/tmp/insmod.err || frame note "insmod $ko: $(cat /tmp/insmod.err)"
+done </etc/modules.order
+
+vendor=$(arg vendor)
+device=$(arg device)
+bdf=""
+for d in /sys/bus/pci/devices/*; do
+	if [ "$(cat "$d/vendor")" = "$vendor" ] && [ "$(cat "$d/device")" = "$device" ]; then
+		bdf=$(basename "$d")
+		break
+	fi
+done
+[ -n "$bdf" ] || { frame error "no PCI device $vendor:$device"; finish 1; }
+dev=/sys/bus/pci/devices/$bdf
+group=$(basename "$(readlink "$dev/iommu_group")")
+frame device "$bdf $vendor $device group=$group"
+
+echo vfio-pci >"$dev/driver_override"
+[ -e "$dev/driver" ] && echo "$bdf" >"$dev/driver/unbind"
+echo "$bdf" >/sys/bus/pci/drivers_probe
+[ -c "/dev/vfio/$group" ] || { frame error "$bdf did not bind to vfio-pci (no /dev/vfio/$group)"; finish 1; }
+[ -c /dev/kvm ] || { frame error "no /dev/kvm in L1 (kvm_amd did not load)"; finish 1; }
+
+# run NAME ARGS...: one reproducer run, its KTAP, stderr and record framed.
+run() {
+	name=$1
+	shift
+	frame start "$name"
+	bartoggle-repro --json "/tmp/$name.jsonl" "$@" "$bdf" >"/tmp/$name.ktap" 2>"/tmp/$name.err"
+	rc=$?
+	while IFS= read -r line; do frame ktap "$name" "$line"; done <"/tmp/$name.ktap"
+	while IFS= read -r line; do frame stderr "$name" "$line"; done <"/tmp/$name.err"
+	[ -s "/tmp/$name.jsonl" ] && frame rec "$name" "$(tail -n 1 "/tmp/$name.jsonl")"
+	frame end "$name" "$rc"
+}
+
+run held --mode held
+i=1
+while [ "$i" -le "$(arg trials)" ]; do
+	run "race-$i" --mode race --duration 10 --quiet
+	i=$((i + 1))
+done
+run control --mode control --duration "$(arg control)"
+finish 0
