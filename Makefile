@@ -34,6 +34,7 @@ STATIC_REPRO	:= $(O)/static/bartoggle-repro
 UNIT_SRCS	:= $(wildcard tests/unit/check_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
+.SECONDARY:
 .PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
 	bench report clean
 all: $(REPRO)
@@ -99,7 +100,7 @@ demo: deps
 # The real vfio-pci and KVM of a stock Debian kernel, in a QEMU guest (L1).
 nested: deps
 	@$(MAKE) --no-print-directory $(STATIC_REPRO)
-	@scripts/nested-lane.sh --repro $(STATIC_REPRO)
+	@scripts/nested-lane.sh --repro $(STATIC_REPRO) $(NESTED_ARGS)
 
 clean:
 	rm -rf $(O)

@@ -62,10 +62,10 @@ if [ -n "$pkg" ]; then
 	tmp=$(mktemp -d)
 	chmod 755 "$tmp"	# apt's _apt user downloads into it
 	trap 'rm -rf "$tmp"' EXIT
-	if (cd "$tmp" && timeout 300 apt-get download -q "$pkg" >&2) ||
+	if (cd "$tmp" && timeout 300 apt-get download -qq "$pkg" >&2) ||
 	   { log "download failed; refreshing apt lists once";
-	     timeout 300 apt-get update -q >&2 &&
-	     (cd "$tmp" && timeout 300 apt-get download -q "$pkg" >&2); }; then
+	     timeout 300 apt-get update -qq >&2 &&
+	     (cd "$tmp" && timeout 300 apt-get download -qq "$pkg" >&2); }; then
 		mv "$tmp"/*.deb "$cache/debs/"
 		unpack "$(cached "$pkg")"
 		exit 0

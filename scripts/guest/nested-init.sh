@@ -6,7 +6,8 @@
 # mid-run still leaves what it had.
 #
 # Kernel command line: bt.trials=N (race trials), bt.control=S (seconds),
-# bt.vendor=0x1234 bt.device=0x11e8 (the device to use).
+# bt.vendor=0x1234 bt.device=0x11e8 (the device to use), bt.skip=K (steps
+# already done by an earlier boot that froze: resume after them).
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -46,12 +47,42 @@ echo "$bdf" >/sys/bus/pci/drivers_probe
 [ -c "/dev/vfio/$group" ] || { frame error "$bdf did not bind to vfio-pci (no /dev/vfio/$group)"; finish 1; }
 [ -c /dev/kvm ] || { frame error "no /dev/kvm in L1 (kvm_amd did not load)"; finish 1; }
 
-# run NAME ARGS...: one reproducer run, its KTAP, stderr and record framed.
+# Console heartbeat: the host tells a frozen L1 from a stuck step by it.
+while :; do echo "BT1 beat $(cut -d' ' -f1 /proc/uptime)" >/dev/console; sleep 2; done &
+
+# A step that outlives its limit is stuck inside L1's kernel: frame where
+# each of its threads is blocked, dump blocked tasks to the console, kill it.
+watch_step() {
+	pid=$1 limit=$2 name=$3 t=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$t" -ge "$limit" ]; then
+			for task in /proc/"$pid"/task/*; do
+				frame hang "$name" "tid ${task##*/} $(sed -n 's/^State:\t//p' "$task/status") wchan=$(cat "$task/wchan")"
+				while IFS= read -r line; do frame hang "$name" "  $line"; done <"$task/stack"
+			done
+			echo w >/proc/sysrq-trigger
+			kill -KILL "$pid"
+			return 1
+		fi
+		sleep 1
+		t=$((t + 1))
+	done
+}
+
+# run LIMIT NAME ARGS...: one reproducer run, its KTAP, stderr and record framed.
+step=0
+skip=$(arg skip)
 run() {
-	name=$1
-	shift
+	limit=$1
+	name=$2
+	shift 2
+	step=$((step + 1))
+	[ "$step" -le "${skip:-0}" ] && return
 	frame start "$name"
-	bartoggle-repro --json "/tmp/$name.jsonl" "$@" "$bdf" >"/tmp/$name.ktap" 2>"/tmp/$name.err"
+	bartoggle-repro --json "/tmp/$name.jsonl" "$@" "$bdf" >"/tmp/$name.ktap" 2>"/tmp/$name.err" &
+	pid=$!
+	watch_step "$pid" "$limit" "$name"
+	wait "$pid"
 	rc=$?
 	while IFS= read -r line; do frame ktap "$name" "$line"; done <"/tmp/$name.ktap"
 	while IFS= read -r line; do frame stderr "$name" "$line"; done <"/tmp/$name.err"
@@ -59,11 +90,11 @@ run() {
 	frame end "$name" "$rc"
 }
 
-run held --mode held
+run 30 held --mode held
 i=1
 while [ "$i" -le "$(arg trials)" ]; do
-	run "race-$i" --mode race --duration 10 --quiet
+	run 30 "race-$i" --mode race --duration 10 --quiet
 	i=$((i + 1))
 done
-run control --mode control --duration "$(arg control)"
+run $(($(arg control) + 20)) control --mode control --duration "$(arg control)"
 finish 0

@@ -20,11 +20,16 @@ t_check() {
 	if "$@"; then t_ok "$name"; else t_not_ok "$name"; fi
 }
 
-# jq_true FILE FILTER: FILTER must yield true on the last record of FILE.
+# jq_true FILE FILTER: FILTER must yield true on FILE's last record (JSON
+# Lines, *.jsonl) or on FILE (one JSON document).
 jq_true() {
-	local out
-	out=$(tail -n 1 "$1" | jq -e "$2" 2>&1) && return 0
-	echo "jq: '$2' is not true on $(tail -n 1 "$1" | head -c 600): $out" >&2
+	local doc out
+	case $1 in
+	*.jsonl) doc=$(tail -n 1 "$1" 2>/dev/null) ;;
+	*) doc=$(cat "$1" 2>/dev/null) ;;
+	esac
+	out=$(jq -e "$2" <<<"$doc" 2>&1) && return 0
+	echo "jq: '$2' is not true on $(head -c 600 <<<"$doc"): $out" >&2
 	return 1
 }
 

@@ -1,0 +1,107 @@
+#!/bin/bash
+# Turn a nested-lane run's raw logs into results; re-runnable.
+#   nested-collect.sh DIR
+# Reads DIR/lane.json (what the host knows: L1 kernel, QEMU, accel, trials,
+# timed_out, stalled, boot_attempts, qemu_exit, elapsed_s) and the framed
+# data channel of every boot (DIR/attempt-*/frames.log, DIR/frames.log).
+# Writes frames.txt, ktap.txt, records.jsonl and summary.json (temp +
+# rename), prints a summary on stderr. Exit 0 when the lane completed.
+#
+# Every step that ended gets a record: the one it framed, or, when it ended
+# without one, a record made here (outcome host-error when L1 framed the
+# step as stuck in its kernel, setup-error otherwise) with the evidence.
+set -uo pipefail
+out=${1:?usage: nested-collect.sh DIR}
+log() { echo "nested-lane: $*" >&2; }
+[ -s "$out/lane.json" ] || { log "no $out/lane.json"; exit 2; }
+
+# Unframe. A line cut short by a dying guest is not a frame and is dropped.
+cat "$out"/attempt-*/frames.log "$out/frames.log" 2>/dev/null | tr -d '\r' |
+	grep -a '^BT1 ' >"$out/frames.txt" || true
+sed -n 's/^BT1 ktap \([^ ]*\) \(.*\)$/\1: \2/p' "$out/frames.txt" >"$out/ktap.txt"
+lane=$(jq -c --arg dev "$(sed -n 's/^BT1 device //p' "$out/frames.txt" | head -n 1)" \
+	'{l1_kernel, qemu, accel, device: $dev}' "$out/lane.json")
+
+: >"$out/records.jsonl.tmp"
+sed -n 's/^BT1 rec \([^ ]*\) \(.*\)$/\1 \2/p' "$out/frames.txt" |
+while read -r name json; do
+	jq -c --arg name "$name" --argjson lane "$lane" '. + {lane: ($lane + {step: $name})}' \
+		<<<"$json" >>"$out/records.jsonl.tmp" 2>/dev/null ||
+		log "dropped a corrupt record frame for $name"
+done
+
+awk '$2 == "end" { print $3, $4 }' "$out/frames.txt" |
+while read -r name rc; do
+	jq -se --arg n "$name" 'any(.[]; .lane.step == $n)' "$out/records.jsonl.tmp" >/dev/null && continue
+	hang=$(sed -n "s/^BT1 hang $name //p" "$out/frames.txt")
+	stderr=$(sed -n "s/^BT1 stderr $name //p" "$out/frames.txt")
+	log "$name ended (exit $rc) without a record$([ -n "$hang" ] && echo ': stuck in L1')"
+	jq -nc --arg name "$name" --argjson lane "$lane" --arg rc "$rc" \
+		--arg hang "$hang" --arg stderr "$stderr" \
+		--arg now "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+		($hang | split("\n") | map(select(length > 0))) as $h |
+		{schema: "bartoggle.record/1", tool: "repro", version: null, time: $now,
+		 host: {hostname: null, kernel: $lane.l1_kernel, memory_fault_info: null},
+		 device: null, backing: "vfio", mode: ($name | sub("-[0-9]+$"; "")),
+		 options: null,
+		 outcome: (if ($h | length) > 0 then "host-error" else "setup-error" end),
+		 verdict: (if ($h | length) > 0 then "FAIL" else "ERROR" end),
+		 counts: {cycles: 0, toggles: 0, accesses: 0, window_hits: 0,
+			  ur_reads: 0, ur_violations: 0},
+		 rates: {toggles_per_s: 0, accesses_per_s: 0}, first_failure: null,
+		 duration_s: null,
+		 signature: (if ($h | length) > 0 then "stuck in L1: \($h[0])"
+			     else "bartoggle-repro exited \($rc) without a record" end),
+		 evidence: {exit: ($rc | tonumber? // $rc), blocked: $h,
+			    stderr: ($stderr | split("\n") | map(select(length > 0)))},
+		 lane: ($lane + {step: $name})}' >>"$out/records.jsonl.tmp"
+done
+mv "$out/records.jsonl.tmp" "$out/records.jsonl"
+
+done_frame=$(grep -c '^BT1 done' "$out/frames.txt")
+running=$(awk '$2 == "start" { s = $3 } $2 == "end" { s = "" } END { print s }' "$out/frames.txt")
+jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
+	--arg partial "$([ "$done_frame" = 1 ] && echo false || echo true)" \
+	--arg running "$running" \
+	--arg error "$(sed -n 's/^BT1 error //p' "$out/frames.txt" | head -n 1)" '
+	def step(p): map(select(.lane.step | test(p)));
+	def median: if length == 0 then null
+		elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	$run[0] as $r | (step("^race-")) as $race |
+	{
+		schema: "bartoggle.nested-summary/1",
+		lane: $lane,
+		partial: ($partial == "true"),
+		running_when_cut: (if $running == "" then null else $running end),
+		timed_out: $r.timed_out,
+		stalled: $r.stalled,
+		boot_attempts: $r.boot_attempts,
+		qemu_exit: $r.qemu_exit,
+		error: (if $error == "" then null else $error end),
+		elapsed_s: $r.elapsed_s,
+		held: (step("^held$") | first | if . then {outcome, verdict,
+			first_failure, signature, accesses: .counts.accesses} else null end),
+		race: {
+			trials: $r.trials,
+			completed: ($race | length),
+			outcomes: ($race | group_by(.outcome) | map({key: .[0].outcome, value: length}) | from_entries),
+			first_failure_ms: ($race | map(.first_failure.ms // empty) | sort |
+				{median: median, max: (max // null), min: (min // null)}),
+			cycles_to_failure: ($race | map(.first_failure.cycle // empty) | sort |
+				{median: median, max: (max // null)})
+		},
+		control: (step("^control$") | first | if . then {outcome, verdict,
+			accesses: .counts.accesses, duration_s, errors:
+			(.counts.ur_violations + .counts.ur_reads + (.vmm.fatal_results // 0))} else null end)
+	}' "$out/records.jsonl" >"$out/summary.json.tmp" && mv "$out/summary.json.tmp" "$out/summary.json"
+
+jq -r '"nested-lane: L1 \(.lane.l1_kernel), \(.lane.qemu), accel \(.lane.accel), device \(.lane.device)",
+	"nested-lane: held: \(.held.outcome // "none") (\(.held.signature // "-"))",
+	"nested-lane: race: \(.race.completed)/\(.race.trials) trials, outcomes \(.race.outcomes | tojson), first failure median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms",
+	"nested-lane: control: \(.control.outcome // "none"), \(.control.accesses // 0) accesses, \(.control.errors // "-") errors",
+	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s, \(.boot_attempts) boot(s)"' \
+	"$out/summary.json" >&2
+log "results in $out"
+[ -n "$(jq -r '.error // empty' "$out/summary.json")" ] && log "L1 error: $(jq -r .error "$out/summary.json")"
+jq -e '.partial == false and .timed_out == false and .stalled == false' "$out/summary.json" >/dev/null

@@ -1,0 +1,91 @@
+#!/bin/bash
+# The nested lane on a stock Debian kernel: the real vfio-pci and the real
+# KVM inside a QEMU guest (L1) with an emulated IOMMU and edu.
+#
+# These are assertions about the kernel's real behaviour. On Debian's 6.1 a
+# disabled-BAR access is a bare -EFAULT: held fails on the first access,
+# 20/20 race trials fail, the no-toggle control survives. A kernel meant to
+# behave otherwise is declared with BARTOGGLE_EXPECT_NESTED=<outcome>; any
+# other change fails here with the outcome it saw.
+set -u
+. "$(dirname "$0")/lib.sh"
+BUILD=${1:-build}
+REPRO=$BUILD/static/bartoggle-repro
+OUT=${BARTOGGLE_TEST_OUT:-results/check}/nested
+TRIALS=20
+expect=${BARTOGGLE_EXPECT_NESTED:-efault}
+
+[ -x "$REPRO" ] || t_skip_all "no $REPRO (make $REPRO)"
+command -v qemu-system-x86_64 >/dev/null || t_skip_all "no qemu-system-x86_64"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+scripts/nested-lane.sh --repro "$REPRO" --out "$OUT/full" --trials "$TRIALS" \
+	--control 2 --timeout 600 >"$OUT/full.out" 2>"$OUT/full.err"
+rc=$?
+[ "$rc" = 4 ] && t_skip_all "$(grep -m1 'kernel-fetch: cannot' "$OUT/full.err")"
+s=$OUT/full/summary.json
+r=$OUT/full/records.jsonl
+
+t_plan 14
+sed 's/^/# /' "$OUT/full.err" | grep -v '^# guest-image'
+t_check "lane completed (exit $rc)" [ "$rc" = 0 ]
+t_check "summary complete, not partial" jq_true "$s" '.partial == false and .timed_out == false and .stalled == false'
+t_check "L1 is the Debian 6.1 kernel with kvm_amd and vfio-pci on edu" jq_true "$s" \
+	'(.lane.l1_kernel | test("^6\\.1\\.")) and (.lane.device | test("0x1234 0x11e8"))'
+t_check "held: $expect on the first disabled access" jq_true "$s" \
+	".held.outcome == \"$expect\" and .held.first_failure.cycle == 0 and .held.accesses == 2"
+t_check "held: signature says exit_reason untouched" jq_true "$s" \
+	'.held.signature | test("errno=14 .*exit_reason untouched")'
+t_check "race: $expect in $TRIALS/$TRIALS trials" jq_true "$s" \
+	".race.completed == $TRIALS and .race.outcomes == {\"$expect\": $TRIALS}"
+t_check "race: time to first failure measured" jq_true "$s" \
+	'.race.first_failure_ms.median > 0 and .race.first_failure_ms.max >= .race.first_failure_ms.median'
+t_check "control: survived, no errors, >= 2 s of accesses" jq_true "$s" \
+	'.control.outcome == "survived" and .control.errors == 0 and .control.accesses > 0 and .control.duration_s >= 2'
+t_check "records: one per step, the device and MEMORY_FAULT_INFO of L1" bash -c "
+	[ \$(wc -l <'$r') = $((TRIALS + 2)) ] &&
+	jq -e -s 'all(.device.vendor == \"1234\" and .device.device == \"11e8\" and .backing == \"vfio\" and .host.memory_fault_info == 0 and .lane.step != null)' '$r' >/dev/null"
+jq -r '"# race first failure: median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms"' "$s"
+
+# A guest cut off mid-run (the lane's timeout stops QEMU during the
+# control): what was framed before is kept, the summary says where it was cut.
+scripts/nested-lane.sh --repro "$REPRO" --out "$OUT/cut" --trials 2 \
+	--control 60 --timeout 25 >"$OUT/cut.out" 2>"$OUT/cut.err"
+rc=$?
+t_check "cut short: exit 1, marked partial" jq_true "$OUT/cut/summary.json" \
+	".partial == true and .timed_out == true and .running_when_cut != null and $rc == 1"
+t_check "cut short: every step that ended before the cut kept its record" bash -c "
+	[ \$(grep -c '^BT1 end ' '$OUT/cut/frames.txt') = \$(wc -l <'$OUT/cut/records.jsonl') ] &&
+	jq -e -s 'all(.schema == \"bartoggle.record/1\")' '$OUT/cut/records.jsonl' >/dev/null"
+
+# A frozen L1 (its QEMU stopped with SIGSTOP once the first race trial
+# starts): silent on both ports, stopped, booted again, completed; the frozen
+# attempt's logs are kept.
+scripts/nested-lane.sh --repro "$REPRO" --out "$OUT/frozen" --trials 2 \
+	--control 1 --stall 5 --timeout 120 >"$OUT/frozen.out" 2>"$OUT/frozen.err" &
+lane=$!
+for _ in $(seq 1 600); do
+	grep -qs '^BT1 start race-1' "$OUT/frozen/frames.log" && break
+	sleep 0.1
+done
+qemu_pid=$(ps -o pid=,comm= --ppid "$lane" | awk '$2 ~ /^qemu/ { print $1 }')
+[ -n "$qemu_pid" ] && kill -STOP "$qemu_pid"
+wait "$lane"
+rc=$?
+t_check "frozen L1: detected, booted again, completed" jq_true "$OUT/frozen/summary.json" \
+	".boot_attempts == 2 and .partial == false and .race.completed == 2 and $rc == 0"
+t_check "frozen L1: the silent attempt's logs kept" \
+	grep -qs '^BT1 start race-1' "$OUT/frozen/attempt-1/frames.log"
+
+# No network and nothing cached: a clear message and a skip, not a hang.
+if command -v unshare >/dev/null && [ "$(id -u)" = 0 ]; then
+	unshare -n timeout 300 scripts/guest-image.sh --kernel debian --cache "$OUT/empty-cache" \
+		--out "$OUT/offline" --init scripts/guest/nested-init.sh >/dev/null 2>"$OUT/offline.err"
+	rc=$?
+	t_check "no network, empty cache: exit 4 with a reason" \
+		bash -c "[ $rc = 4 ] && grep -q 'cannot download .* nothing is cached' '$OUT/offline.err'"
+else
+	t_skip "no network, empty cache" "needs root and unshare"
+fi
+t_done
