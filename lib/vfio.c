@@ -102,11 +102,16 @@ static int iommufd_open(struct bt_vfio_dev *dev, const char **why)
 
 	ret = cdev_name(dev, name, sizeof(name));
 	if (ret) {
-		*why = "no vfio cdev for the device (kernel without CONFIG_VFIO_DEVICE_CDEV?)";
+		*why = "no vfio-dev in sysfs (kernel without CONFIG_VFIO_DEVICE_CDEV, 6.6+)";
 		return ret;
 	}
 	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
 	dev->device_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->device_fd < 0 && errno == ENOENT) {
+		/* 6.1-6.5 name the device in sysfs but have no cdev node. */
+		*why = "no /dev/vfio/devices/vfioN (kernel without CONFIG_VFIO_DEVICE_CDEV, 6.6+)";
+		return -ENOENT;
+	}
 	if (dev->device_fd < 0)
 		return fail(why, "open /dev/vfio/devices/vfioN");
 	dev->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);

@@ -91,6 +91,8 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 			cycles_to_failure: ($race | map(.first_failure.cycle // empty) | sort |
 				{median: median, max: (max // null)})
 		},
+		iommu_modes: (step("^iommu-") | map({key: (.lane.step | ltrimstr("iommu-")),
+			value: {outcome, reason}}) | from_entries),
 		control: (step("^control$") | first | if . then {outcome, verdict,
 			accesses: .counts.accesses, duration_s, errors:
 			(.counts.ur_violations + .counts.ur_reads + (.vmm.fatal_results // 0))} else null end)
@@ -100,6 +102,7 @@ jq -r '"nested-lane: L1 \(.lane.l1_kernel), \(.lane.qemu), accel \(.lane.accel),
 	"nested-lane: held: \(.held.outcome // "none") (\(.held.signature // "-"))",
 	"nested-lane: race: \(.race.completed)/\(.race.trials) trials, outcomes \(.race.outcomes | tojson), first failure median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms",
 	"nested-lane: control: \(.control.outcome // "none"), \(.control.accesses // 0) accesses, \(.control.errors // "-") errors",
+	"nested-lane: IOMMU modes: \(.iommu_modes | to_entries | map("\(.key) \(.value.outcome)") | join(", "))",
 	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s, \(.boot_attempts) boot(s)"' \
 	"$out/summary.json" >&2
 log "results in $out"

@@ -97,4 +97,7 @@ while [ "$i" -le "$(arg trials)" ]; do
 	i=$((i + 1))
 done
 run $(($(arg control) + 20)) control --mode control --duration "$(arg control)"
+# The other IOMMU backends of the mode table (held defaults to type1v2).
+run 30 iommu-type1 --mode held --iommu type1
+run 30 iommu-iommufd --mode held --iommu iommufd
 finish 0

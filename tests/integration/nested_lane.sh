@@ -27,7 +27,7 @@ rc=$?
 s=$OUT/full/summary.json
 r=$OUT/full/records.jsonl
 
-t_plan 14
+t_plan 15
 sed 's/^/# /' "$OUT/full.err" | grep -v '^# guest-image'
 t_check "lane completed (exit $rc)" [ "$rc" = 0 ]
 t_check "summary complete, not partial" jq_true "$s" '.partial == false and .timed_out == false and .stalled == false'
@@ -43,9 +43,11 @@ t_check "race: time to first failure measured" jq_true "$s" \
 	'.race.first_failure_ms.median > 0 and .race.first_failure_ms.max >= .race.first_failure_ms.median'
 t_check "control: survived, no errors, >= 2 s of accesses" jq_true "$s" \
 	'.control.outcome == "survived" and .control.errors == 0 and .control.accesses > 0 and .control.duration_s >= 2'
+t_check "IOMMU modes: type1 $expect; iommufd skipped, 6.1 has no vfio cdev" jq_true "$s" \
+	".iommu_modes.type1.outcome == \"$expect\" and .iommu_modes.iommufd.outcome == \"skipped\" and (.iommu_modes.iommufd.reason | test(\"CONFIG_VFIO_DEVICE_CDEV\"))"
 t_check "records: one per step, the device and MEMORY_FAULT_INFO of L1" bash -c "
-	[ \$(wc -l <'$r') = $((TRIALS + 2)) ] &&
-	jq -e -s 'all(.device.vendor == \"1234\" and .device.device == \"11e8\" and .backing == \"vfio\" and .host.memory_fault_info == 0 and .lane.step != null)' '$r' >/dev/null"
+	[ \$(wc -l <'$r') = $((TRIALS + 4)) ] &&
+	jq -e -s 'all(.backing == \"vfio\" and .host.memory_fault_info == 0 and .lane.step != null) and all(.[] | select(.outcome != \"skipped\"); .device.vendor == \"1234\" and .device.device == \"11e8\")' '$r' >/dev/null"
 jq -r '"# race first failure: median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms"' "$s"
 
 # A guest cut off mid-run (the lane's timeout stops QEMU during the
