@@ -31,13 +31,18 @@ REPRO		:= $(O)/bartoggle-repro
 
 STATIC_REPRO	:= $(O)/static/bartoggle-repro
 
+AGENT_OBJS	:= $(O)/guest-agent/main.o $(O)/guest-agent/options.o \
+		   $(O)/guest-agent/proto.o $(O)/guest-agent/run.o
+AGENT		:= $(O)/bartoggle-agent
+RAWTOGGLE	:= $(O)/static/bt-rawtoggle
+
 UNIT_SRCS	:= $(wildcard tests/unit/check_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 .SECONDARY:
 .PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
 	bench report clean
-all: $(REPRO)
+all: $(REPRO) $(AGENT)
 
 deps:
 	@scripts/deps.sh
@@ -68,6 +73,16 @@ $(STATIC_REPRO): $(REPRO_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ $(JSON_LIBS) -lpthread -lm
 
+# Static, libc only: it runs in whatever guest the user has.
+$(AGENT): $(AGENT_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -pthread -o $@ $^ -lm
+
+$(RAWTOGGLE): $(O)/guest-agent/rawtoggle.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lm
+
+$(O)/tests/check_agent: $(O)/guest-agent/options.o $(O)/guest-agent/proto.o \
+	$(O)/guest-agent/run.o
 $(O)/tests/check_options: $(O)/repro/options.o
 $(O)/tests/check_%: $(O)/tests/unit/check_%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -76,7 +91,7 @@ $(O)/tests/check_%: $(O)/tests/unit/check_%.o $(LIB)
 
 $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Irepro $(CHECK_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Irepro -Iguest-agent $(CHECK_CFLAGS) -c -o $@ $<
 
 # CI and users run exactly this: install, build, every test.
 check: deps
@@ -101,6 +116,12 @@ demo: deps
 nested: deps
 	@$(MAKE) --no-print-directory $(STATIC_REPRO)
 	@scripts/nested-lane.sh --repro $(STATIC_REPRO) $(NESTED_ARGS)
+
+# Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
+BENCH_CYCLES	?= 2000
+bench: deps
+	@$(MAKE) --no-print-directory $(AGENT) $(RAWTOGGLE)
+	@scripts/bench.sh --agent $(AGENT) --raw $(RAWTOGGLE) --cycles $(BENCH_CYCLES)
 
 clean:
 	rm -rf $(O)

@@ -4,12 +4,13 @@
 #
 #   guest-image.sh --kernel debian|VMLINUZ --out DIR --init FILE
 #                  [--modroot DIR] [--module NAME]... [--bin FILE]...
-#                  [--cache DIR]
+#                  [--bin-dyn FILE]... [--cache DIR]
 #
 # --kernel debian   the kernel Debian's linux-image-amd64 depends on now
 #                   (scripts/kernel-fetch.sh, cached, offline on rerun)
 # --kernel VMLINUZ  with --modroot DIR holding lib/modules/<release>
 #
+# --bin-dyn copies a dynamically linked program with its shared libraries.
 # Writes DIR/vmlinuz, DIR/initramfs.cpio.gz and DIR/kernel-release.
 # The /init finds its modules, in load order, in /etc/modules.order.
 # Exit 4 (skip) when the kernel cannot be had.
@@ -17,8 +18,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 kernel="" out="" init="" modroot="" cache=${BARTOGGLE_CACHE:-cache}
-modules=() bins=()
-usage() { sed -n '2,17s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+modules=() bins=() dyns=()
+usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=$2; shift ;;
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
 	--modroot) modroot=$2; shift ;;
 	--module) modules+=("$2"); shift ;;
 	--bin) bins+=("$2"); shift ;;
+	--bin-dyn) dyns+=("$2"); shift ;;
 	--cache) cache=$2; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "guest-image: unknown argument '$1' (try --help)" >&2; exit 2 ;;
@@ -68,8 +70,18 @@ done
 for b in "${bins[@]}"; do
 	cp "$b" "$stage/bin/"
 done
+for b in "${dyns[@]}"; do
+	cp "$b" "$stage/bin/"
+	# Each library where the loader looks for it: the path ldd resolved.
+	ldd "$b" | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+done
 cp "$init" "$stage/init"
 chmod 755 "$stage/init"
+mkdir -p "$stage/lib/bartoggle"
+cp "$here/guest/frame.sh" "$stage/lib/bartoggle/"
 
 mkdir -p "$out"
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz.tmp"

@@ -11,13 +11,12 @@
 # without one, a record made here (outcome host-error when L1 framed the
 # step as stuck in its kernel, setup-error otherwise) with the evidence.
 set -uo pipefail
+. "$(dirname "$0")/lib/guest.sh"
 out=${1:?usage: nested-collect.sh DIR}
 log() { echo "nested-lane: $*" >&2; }
 [ -s "$out/lane.json" ] || { log "no $out/lane.json"; exit 2; }
 
-# Unframe. A line cut short by a dying guest is not a frame and is dropped.
-cat "$out"/attempt-*/frames.log "$out/frames.log" 2>/dev/null | tr -d '\r' |
-	grep -a '^BT1 ' >"$out/frames.txt" || true
+guest_frames "$out"
 sed -n 's/^BT1 ktap \([^ ]*\) \(.*\)$/\1: \2/p' "$out/frames.txt" >"$out/ktap.txt"
 lane=$(jq -c --arg dev "$(sed -n 's/^BT1 device //p' "$out/frames.txt" | head -n 1)" \
 	'{l1_kernel, qemu, accel, device: $dev}' "$out/lane.json")

@@ -21,6 +21,7 @@
 # or timed out (partial results kept and marked), 2 usage, 4 skip (no kernel).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/guest.sh"
 
 repro="" stall="" kernel=debian modroot="" out="" trials=20 control=2 timeout=600
 accel=${BARTOGGLE_ACCEL:-auto} cache=${BARTOGGLE_CACHE:-cache}
@@ -50,21 +51,7 @@ case $stall in *[!0-9]*) log "--stall wants seconds"; exit 2 ;; esac
 case $accel in auto|kvm|tcg) ;; *) log "--accel wants auto, kvm or tcg"; exit 2 ;; esac
 command -v "$qemu" >/dev/null || { log "no $qemu (make deps installs qemu-system-x86)"; exit 4; }
 
-# TCG's "max" CPU is an AMD model with SVM and NPT, so kvm_amd loads in L1.
-# KVM runs L1 only where it can run stock kernels and nests (not on a PVM
-# host such as this project's CI).
-if [ "$accel" = auto ]; then
-	accel=tcg
-	if [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ] &&
-	   grep -qs '^[Y1]' /sys/module/kvm_*/parameters/nested; then
-		accel=kvm
-	fi
-fi
-if [ "$accel" = kvm ]; then
-	machine=(-accel kvm -cpu host)
-else
-	machine=(-accel tcg,thread=multi -cpu max)
-fi
+guest_accel "$accel" nested
 
 [ -n "$out" ] || out=results/nested/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname)
 mkdir -p "$out"
@@ -82,45 +69,6 @@ qemu_version=$("$qemu" --version | head -n 1)
 
 : >"$out/frames.log"
 log "booting $release under $qemu_version (${accel}), $trials race trials"
-# boot_l1: one L1 run. Sets qemu_rc, timed_out, stalled.
-boot_l1() {
-	local last_size=0 size last_change
-	: >"$out/frames.log"
-	# -serial #1 is L1's console, #2 the framed data channel.
-	"$qemu" "${machine[@]}" -machine q35,kernel-irqchip=split -smp 2 -m 1G \
-		-nographic -no-reboot -nodefaults \
-		-serial "file:$out/console.log" -serial "file:$out/frames.log" \
-		-kernel "$image/vmlinuz" -initrd "$image/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 intel_iommu=on bt.trials=$trials bt.control=$control bt.skip=$skip bt.vendor=0x1234 bt.device=0x11e8" \
-		-device intel-iommu,intremap=on,caching-mode=on -device edu \
-		>"$out/qemu.log" 2>&1 &
-	pid=$!
-	# Bounded, and stopped by its own PID, pass or fail.
-	trap 'kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null' EXIT INT TERM
-	last_change=$(date +%s)
-	timed_out=0 stalled=0
-	while kill -0 "$pid" 2>/dev/null; do
-		# Frames or console (L1 beats every 5 s): either shows it alive.
-		size=$(( $(stat -c %s "$out/frames.log") + $(stat -c %s "$out/console.log" 2>/dev/null || echo 0) ))
-		[ "$size" != "$last_size" ] && { last_size=$size; last_change=$(date +%s); }
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			timed_out=1
-			log "timeout after ${timeout}s: stopping QEMU (pid $pid)"
-		elif [ $(( $(date +%s) - last_change )) -ge "$stall" ]; then
-			stalled=1
-			log "L1 silent for ${stall}s: stopping QEMU (pid $pid)"
-		fi
-		if [ "$timed_out" = 1 ] || [ "$stalled" = 1 ]; then
-			kill -TERM "$pid"; sleep 2; kill -KILL "$pid" 2>/dev/null
-			break
-		fi
-		sleep 0.2
-	done
-	wait "$pid" 2>/dev/null
-	qemu_rc=$?
-	trap - EXIT INT TERM
-}
-
 # An L1 that goes silent is frozen: TCG has been seen to freeze L1 in
 # about 1 of 40 race trials (both vCPUs, no lockup report), which is the
 # emulator, not the kernel under test. Boot again and resume after the last
@@ -129,7 +77,11 @@ boot_l1() {
 deadline=$(( $(date +%s) + timeout ))	# for all boots together
 attempt=1 skip=0
 while :; do
-	boot_l1
+	guest_boot "$out" "$deadline" "$stall" "$qemu" "${machine[@]}" \
+		-machine q35,kernel-irqchip=split -smp 2 -m 1G \
+		-kernel "$image/vmlinuz" -initrd "$image/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 intel_iommu=on bt.trials=$trials bt.control=$control bt.skip=$skip bt.vendor=0x1234 bt.device=0x11e8" \
+		-device intel-iommu,intremap=on,caching-mode=on -device edu
 	[ "$stalled" = 1 ] && [ "$attempt" -lt 3 ] || break
 	mkdir -p "$out/attempt-$attempt"
 	mv "$out"/{console.log,frames.log,qemu.log} "$out/attempt-$attempt/"

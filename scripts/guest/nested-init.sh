@@ -8,24 +8,7 @@
 # Kernel command line: bt.trials=N (race trials), bt.control=S (seconds),
 # bt.vendor=0x1234 bt.device=0x11e8 (the device to use), bt.skip=K (steps
 # already done by an earlier boot that froze: resume after them).
-/bin/busybox mkdir -p /proc /sys /dev /tmp
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
-
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-exec 3>/dev/ttyS1
-frame() { echo "BT1 $*" >&3; }
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^bt\.$1=//p"; }
-finish() { frame done "$1"; sync; poweroff -f; }
-
-frame hello "$(uname -r)"
-while read -r ko; do
-	insmod "$ko" 2>/tmp/insmod.err || frame note "insmod $ko: $(cat /tmp/insmod.err)"
-done </etc/modules.order
+. /lib/bartoggle/frame.sh
 
 vendor=$(arg vendor)
 device=$(arg device)
@@ -47,8 +30,6 @@ echo "$bdf" >/sys/bus/pci/drivers_probe
 [ -c "/dev/vfio/$group" ] || { frame error "$bdf did not bind to vfio-pci (no /dev/vfio/$group)"; finish 1; }
 [ -c /dev/kvm ] || { frame error "no /dev/kvm in L1 (kvm_amd did not load)"; finish 1; }
 
-# Console heartbeat: the host tells a frozen L1 from a stuck step by it.
-while :; do echo "BT1 beat $(cut -d' ' -f1 /proc/uptime)" >/dev/console; sleep 2; done &
 
 # A step that outlives its limit is stuck inside L1's kernel: frame where
 # each of its threads is blocked, dump blocked tasks to the console, kill it.
@@ -84,8 +65,8 @@ run() {
 	watch_step "$pid" "$limit" "$name"
 	wait "$pid"
 	rc=$?
-	while IFS= read -r line; do frame ktap "$name" "$line"; done <"/tmp/$name.ktap"
-	while IFS= read -r line; do frame stderr "$name" "$line"; done <"/tmp/$name.err"
+	frame_file ktap "$name" "/tmp/$name.ktap"
+	frame_file stderr "$name" "/tmp/$name.err"
 	[ -s "/tmp/$name.jsonl" ] && frame rec "$name" "$(tail -n 1 "/tmp/$name.jsonl")"
 	frame end "$name" "$rc"
 }

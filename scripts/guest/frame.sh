@@ -1,0 +1,25 @@
+# Sourced by our guests' /init: the framed data channel on ttyS1 and a
+# console heartbeat (the host tells a frozen guest from a busy one by it).
+# shellcheck shell=sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+frame() { echo "BT1 $*" >&3; }
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^bt\.$1=//p"; }
+finish() { frame done "$1"; sync; poweroff -f; }
+# frame_file TAG NAME FILE: each line of FILE as one frame.
+frame_file() { while IFS= read -r line; do frame "$1" "$2" "$line"; done <"$3"; }
+
+while :; do echo "BT1 beat $(cut -d' ' -f1 /proc/uptime)" >/dev/console; sleep 2; done &
+
+frame hello "$(uname -r)"
+while read -r ko; do
+	insmod "$ko" 2>/tmp/insmod.err || frame note "insmod $ko: $(cat /tmp/insmod.err)"
+done </etc/modules.order
