@@ -16,6 +16,7 @@ JSON_CFLAGS	= $(shell $(PKG_CONFIG) --cflags json-c)
 JSON_LIBS	= $(shell $(PKG_CONFIG) --libs json-c)
 CHECK_CFLAGS	= $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS	= $(shell $(PKG_CONFIG) --libs check)
+HOST_LIBS	= $(shell $(PKG_CONFIG) --libs inih libpci)
 
 BT_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -Iinclude -MD -MP \
 		  -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -87,7 +88,7 @@ $(O)/tests/check_options: $(O)/repro/options.o
 $(O)/tests/check_%: $(O)/tests/unit/check_%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) \
-		$(CHECK_LIBS) $(JSON_LIBS) -lpthread -lm
+		$(CHECK_LIBS) $(HOST_LIBS) $(JSON_LIBS) -lpthread -lm
 
 $(O)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)

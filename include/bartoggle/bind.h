@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Safe binding of a host device to vfio-pci, and putting it back.
+ *
+ * Refused, with nothing changed: the boot VGA, a device backing a mounted
+ * (or swapped-on, or stacked-on) block device, a device carrying a network
+ * interface that is up, a device without an IOMMU group, and a device whose
+ * group holds others bound to a driver other than vfio-pci (unless
+ * force_group, which binds them all). A journal of the original drivers is
+ * written, fsync'd, before the first sysfs write; every write is echoed.
+ */
+#ifndef BARTOGGLE_BIND_H
+#define BARTOGGLE_BIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define BT_BIND_MAX	16
+
+struct bt_host_paths {
+	const char *sys;	/* "/sys" */
+	const char *proc;	/* "/proc" */
+};
+
+/* $BARTOGGLE_SYSFS_ROOT / $BARTOGGLE_PROC_ROOT or the real ones. */
+void bt_host_paths_default(struct bt_host_paths *h);
+
+struct bt_bind_plan {
+	char bdf[BT_BIND_MAX][16];	/* the device first, then group members */
+	int n;
+};
+
+/*
+ * Safe to bind @bdf? 0 with @plan filled, or -EPERM / -ENOENT with every
+ * reason in @why (one per line). Reads only.
+ */
+int bt_bind_check(const struct bt_host_paths *h, const char *bdf,
+		  bool force_group, struct bt_bind_plan *plan, char *why,
+		  size_t len);
+
+/* Journal, then bind every device of @plan to vfio-pci. 0 or -errno. */
+int bt_bind_apply(const struct bt_host_paths *h, const struct bt_bind_plan *plan,
+		  const char *journal, FILE *echo, char *err, size_t len);
+
+/* Replay @journal: original driver_override and driver back, journal gone.
+ * 0, -ENOENT when there is no journal, -errno. */
+int bt_bind_restore(const struct bt_host_paths *h, const char *journal,
+		    FILE *echo, char *err, size_t len);
+
+#endif
