@@ -1,8 +1,11 @@
 #!/bin/busybox sh
-# /init of the agent's test and bench guests (QEMU with -device edu, no vfio).
-# bt.mode=test: a standalone run of bt.cycles cycles, then hostile protocol
-#               input on stdio; bt.mode=bench: agent, raw loop and setpci for
-#               bt.cycles cycles each. Results leave framed on ttyS1.
+# /init of the agent's guests.
+# bt.mode=serve: the agent on its virtio-serial port for bartoggle-run, on
+#                the device bt.id=VENDOR:DEVICE;
+# bt.mode=test:  a standalone run of bt.cycles cycles, then hostile protocol
+#                input on stdio (QEMU with -device edu, no vfio);
+# bt.mode=bench: agent, raw loop and setpci for bt.cycles cycles each.
+# Results of test and bench leave framed on ttyS1.
 . /lib/bartoggle/frame.sh
 
 id=1234:11e8
@@ -54,6 +57,15 @@ bench_setpci() {
 }
 
 case $(arg mode) in
+serve)
+	# The port appears once virtio_console has probed it.
+	i=0
+	while [ "$i" -lt 50 ] && ! grep -qs org.bartoggle.agent /sys/class/virtio-ports/*/name; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	step agent bartoggle-agent --serve --id "$(arg id)"
+	;;
 test)
 	step standalone bartoggle-agent --id "$id" --cycles "$cycles"
 	step hostile run_hostile

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef BARTOGGLE_RUNNER_H
+#define BARTOGGLE_RUNNER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "bartoggle/config.h"
+#include "bartoggle/outcome.h"
+#include "bartoggle/stats.h"
+
+#define RUN_AGENT_PORT	"org.bartoggle.agent"
+
+/* What a whole run shares: resolved once, used by every iteration. */
+struct run_env {
+	struct bt_config *cfg;
+	char dir[PATH_MAX];		/* results/<UTC>-<host> */
+	char scripts[PATH_MAX];		/* scripts/ of this tree */
+	char image[PATH_MAX];		/* guest image dir */
+	char guest_kernel[64];
+	char accel[8];
+	char device_id[16];		/* "1234:11e8" for the agent */
+	char device_name[128];
+	uint16_t vendor, device;
+	char qemu_version[BT_CONFIG_MAX_QEMU][64];
+	int memory_fault_info;		/* -1: unknown */
+	bool quiet;
+};
+
+/* One VM boot driven to an outcome. */
+struct iteration {
+	int qemu;			/* index into cfg->qemu */
+	int number;			/* 1-based */
+	char dir[PATH_MAX];
+	enum bt_outcome outcome;
+	enum bt_verdict verdict;
+	struct bt_counts counts;
+	uint64_t faults;
+	bool have_counts;
+	bool finished;			/* the agent said done */
+	double duration_s;
+	double fail_ms;			/* start sent -> failure seen; <0: none */
+	uint64_t fail_cycle;
+	char signature[512];		/* verbatim evidence line */
+	char cause[160];
+	char stop_status[32];
+	char qemu_exit[64];
+	char agent_error[256];
+	struct json_object *events;	/* QMP events seen */
+	struct json_object *kmsg;	/* host kernel lines of concern */
+	struct json_object *hello;	/* the agent's hello */
+};
+
+extern volatile int run_interrupted;
+
+/* Boot, drive the agent, classify. Never exits the process. */
+void run_iteration(const struct run_env *env, struct iteration *it);
+
+#endif

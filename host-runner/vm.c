@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One iteration: boot QEMU with the device, drive the agent, watch every
+ * way the VM can die at once (QMP events and status, QEMU's exit and stderr,
+ * the host kernel log, the agent's heartbeat), and turn what was seen into
+ * an outcome. Whatever happens, QEMU is stopped by its own PID before this
+ * returns: QMP quit first, then SIGTERM, then SIGKILL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bartoggle/evidence.h"
+#include "bartoggle/log.h"
+#include "bartoggle/qmp.h"
+#include "bartoggle/record.h"
+#include "runner.h"
+
+#define QMP_TIMEOUT_MS		15000
+#define QUIT_GRACE_MS		5000
+#define PROGRESS_EVERY_NS	1000000000ULL
+
+struct vm {
+	pid_t pid;
+	int status;
+	bool exited;
+	bool quitting;
+	int err_fd;
+	char errbuf[16384];
+	size_t errlen;
+	FILE *qemu_log;
+	struct bt_qmp qmp;
+	int agent_fd;
+	char abuf[65536];
+	size_t alen;
+	struct bt_kmsg kmsg;
+	char sockdir[64];
+	char qmp_path[96];
+	char agent_path[96];
+};
+
+static void add_arg(char **argv, int *argc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void add_arg(char **argv, int *argc, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	BT_ASSERT(s, "out of memory");
+	argv[(*argc)++] = s;
+}
+
+static int build_argv(const struct run_env *env, const struct iteration *it,
+		      const struct vm *vm, char **argv)
+{
+	const struct bt_config *c = env->cfg;
+	char extra[sizeof(c->qemu_args)], *tok, *save = NULL;
+	int n = 0;
+
+	add_arg(argv, &n, "%s", c->qemu[it->qemu]);
+	if (!strcmp(env->accel, "kvm")) {
+		add_arg(argv, &n, "-accel");
+		add_arg(argv, &n, "kvm");
+		add_arg(argv, &n, "-cpu");
+		add_arg(argv, &n, "host");
+	} else {
+		add_arg(argv, &n, "-accel");
+		add_arg(argv, &n, "tcg,thread=multi");
+		add_arg(argv, &n, "-cpu");
+		add_arg(argv, &n, "max");
+	}
+	add_arg(argv, &n, "-machine");
+	add_arg(argv, &n, "q35");
+	add_arg(argv, &n, "-smp");
+	add_arg(argv, &n, "%llu", (unsigned long long)c->smp);
+	add_arg(argv, &n, "-m");
+	add_arg(argv, &n, "%llu", (unsigned long long)c->memory_mb);
+	add_arg(argv, &n, "-nographic");
+	add_arg(argv, &n, "-nodefaults");
+	add_arg(argv, &n, "-no-reboot");
+	add_arg(argv, &n, "-kernel");
+	add_arg(argv, &n, "%s/vmlinuz", env->image);
+	add_arg(argv, &n, "-initrd");
+	add_arg(argv, &n, "%s/initramfs.cpio.gz", env->image);
+	add_arg(argv, &n, "-append");
+	add_arg(argv, &n, "console=ttyS0 panic=-1 bt.mode=serve bt.id=%s", env->device_id);
+	add_arg(argv, &n, "-serial");
+	add_arg(argv, &n, "file:%s/console.log", it->dir);
+	add_arg(argv, &n, "-serial");
+	add_arg(argv, &n, "file:%s/frames.log", it->dir);
+	add_arg(argv, &n, "-qmp");
+	add_arg(argv, &n, "unix:%s,server=on,wait=off", vm->qmp_path);
+	add_arg(argv, &n, "-device");
+	add_arg(argv, &n, "virtio-serial-pci");
+	add_arg(argv, &n, "-chardev");
+	add_arg(argv, &n, "socket,id=agent,path=%s,server=on,wait=off", vm->agent_path);
+	add_arg(argv, &n, "-device");
+	add_arg(argv, &n, "virtserialport,chardev=agent,name=%s", RUN_AGENT_PORT);
+	add_arg(argv, &n, "-device");
+	add_arg(argv, &n, "pvpanic-pci");
+	add_arg(argv, &n, "-device");
+	if (c->emulated[0])
+		add_arg(argv, &n, "%s", c->emulated);
+	else
+		add_arg(argv, &n, "vfio-pci,host=%s%s", c->bdf, c->no_mmap ? ",x-no-mmap=on" : "");
+	snprintf(extra, sizeof(extra), "%s", c->qemu_args);
+	for (tok = strtok_r(extra, " \t", &save); tok && n < 90;
+	     tok = strtok_r(NULL, " \t", &save))
+		add_arg(argv, &n, "%s", tok);
+	argv[n] = NULL;
+	return n;
+}
+
+static void write_cmdline(const struct iteration *it, char **argv, int argc)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/qemu.cmdline", it->dir);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	for (i = 0; i < argc; i++)
+		fprintf(f, "%s%s", i ? " " : "", argv[i]);
+	fputc('\n', f);
+	fclose(f);
+}
+
+static int spawn(const struct run_env *env, struct iteration *it, struct vm *vm)
+{
+	char *argv[96], path[PATH_MAX + 16];
+	int pipefd[2], argc, i;
+
+	argc = build_argv(env, it, vm, argv);
+	write_cmdline(it, argv, argc);
+	snprintf(path, sizeof(path), "%s/qemu.log", it->dir);
+	vm->qemu_log = fopen(path, "w");
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		snprintf(it->agent_error, sizeof(it->agent_error), "pipe: %s", strerror(errno));
+		return -errno;
+	}
+	vm->pid = fork();
+	if (vm->pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		/* Its own process group: a Ctrl-C is the runner's to handle. */
+		setpgid(0, 0);
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		execvp(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (i = 0; i < argc; i++)
+		free(argv[i]);
+	if (vm->pid < 0) {
+		close(pipefd[0]);
+		return -errno;
+	}
+	vm->err_fd = pipefd[0];
+	fcntl(vm->err_fd, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+static void note_event(struct iteration *it, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note_event(struct iteration *it, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_object_array_add(it->events, json_object_new_string(buf));
+}
+
+static void set_outcome(struct iteration *it, enum bt_outcome outcome, uint64_t t0)
+{
+	if (bt_outcome_worse(it->outcome, outcome) == it->outcome && it->outcome != outcome)
+		return;
+	if (it->fail_ms < 0 && outcome != BT_OUTCOME_SURVIVED) {
+		it->fail_ms = (bt_now_ns() - t0) / 1e6;
+		it->fail_cycle = it->counts.cycles;
+	}
+	it->outcome = outcome;
+}
+
+/* QEMU's stderr: kept verbatim in qemu.log, known lines become evidence. */
+static void drain_stderr(struct vm *vm, struct iteration *it)
+{
+	for (;;) {
+		ssize_t n = read(vm->err_fd, vm->errbuf + vm->errlen,
+				 sizeof(vm->errbuf) - 1 - vm->errlen);
+		char *line, *nl;
+
+		if (n <= 0)
+			break;
+		vm->errlen += n;
+		vm->errbuf[vm->errlen] = '\0';
+		line = vm->errbuf;
+		while ((nl = strchr(line, '\n'))) {
+			const char *meaning;
+
+			*nl = '\0';
+			if (vm->qemu_log)
+				fprintf(vm->qemu_log, "%s\n", line);
+			meaning = bt_qemu_signature(line);
+			if (meaning && !it->signature[0]) {
+				snprintf(it->signature, sizeof(it->signature), "%s", line);
+				snprintf(it->cause, sizeof(it->cause), "%s", meaning);
+			}
+			line = nl + 1;
+		}
+		vm->errlen -= line - vm->errbuf;
+		memmove(vm->errbuf, line, vm->errlen);
+		if (vm->errlen == sizeof(vm->errbuf) - 1)
+			vm->errlen = 0;	/* a line longer than the buffer */
+	}
+	if (vm->qemu_log)
+		fflush(vm->qemu_log);
+}
+
+static void drain_kmsg(struct vm *vm, struct iteration *it, uint64_t t0)
+{
+	char text[1024];
+	int level;
+
+	if (vm->kmsg.fd < 0)
+		return;
+	while (bt_kmsg_next(&vm->kmsg, text, sizeof(text), &level) > 0) {
+		const char *kind = bt_kmsg_error_kind(text);
+
+		if (!kind)
+			continue;
+		json_object_array_add(it->kmsg, json_object_new_string(text));
+		if (!it->signature[0] || it->outcome == BT_OUTCOME_SURVIVED)
+			snprintf(it->signature, sizeof(it->signature), "host kernel: %s", text);
+		set_outcome(it, BT_OUTCOME_HOST_ERROR, t0);
+	}
+}
+
+static bool reap(struct vm *vm)
+{
+	if (!vm->exited && waitpid(vm->pid, &vm->status, WNOHANG) == vm->pid)
+		vm->exited = true;
+	return vm->exited;
+}
+
+/* Stop QEMU, gently first; always by its own PID. */
+static void stop_qemu(struct vm *vm)
+{
+	uint64_t deadline;
+
+	if (vm->pid <= 0 || reap(vm))
+		return;
+	vm->quitting = true;
+	if (vm->qmp.fd >= 0)
+		bt_qmp_send(&vm->qmp, "{\"execute\":\"quit\"}");
+	deadline = bt_now_ns() + QUIT_GRACE_MS * 1000000ULL;
+	while (!reap(vm) && bt_now_ns() < deadline)
+		usleep(20000);
+	if (!reap(vm)) {
+		kill(vm->pid, SIGTERM);
+		usleep(500000);
+	}
+	if (!reap(vm)) {
+		kill(vm->pid, SIGKILL);
+		waitpid(vm->pid, &vm->status, 0);
+		vm->exited = true;
+	}
+}
+
+static void send_agent(struct vm *vm, const char *line)
+{
+	size_t len = strlen(line);
+
+	if (write(vm->agent_fd, line, len) != (ssize_t)len)
+		bt_debug("agent write: %s", strerror(errno));
+}
+
+static void start_agent(const struct run_env *env, struct vm *vm)
+{
+	const struct bt_config *c = env->cfg;
+	struct json_object *m = json_object_new_object();
+	char *line;
+
+	bt_json_set_str(m, "type", "start");
+	if (c->cycles)
+		bt_json_set_u64(m, "cycles", c->cycles);
+	if (c->duration_s > 0)
+		bt_json_set_double(m, "duration_s", c->duration_s);
+	bt_json_set_str(m, "access", c->access);
+	bt_json_set_u64(m, "width", c->width);
+	bt_json_set_u64(m, "dwell_off_us", c->dwell_off_us);
+	bt_json_set_u64(m, "dwell_on_us", c->dwell_on_us);
+	bt_json_set_u64(m, "seed", c->seed);
+	bt_json_set_u64(m, "interval_ms", 500);
+	line = bt_record_line(m);
+	send_agent(vm, line);
+	free(line);
+	json_object_put(m);
+}
+
+static void read_counts(struct json_object *msg, struct iteration *it)
+{
+	struct json_object *c;
+
+#define GET(field) json_object_get_uint64(json_object_object_get(c, #field))
+	if (!json_object_object_get_ex(msg, "counts", &c))
+		return;
+	it->counts.cycles = GET(cycles);
+	it->counts.toggles = GET(toggles);
+	it->counts.accesses = GET(accesses);
+	it->counts.window_hits = GET(window_hits);
+	it->counts.ur_reads = GET(ur_reads);
+	it->counts.ur_violations = GET(ur_violations);
+	it->faults = GET(faults);
+	it->have_counts = true;
+#undef GET
+}
+
+enum phase { BOOTING, RUNNING, ENDED };
+
+struct loop {
+	enum phase phase;
+	uint64_t t_boot, t_start, last_beat, last_progress_print;
+};
+
+static void on_agent_line(const struct run_env *env, struct vm *vm,
+			  struct iteration *it, struct loop *l, const char *line)
+{
+	struct json_object *msg = json_tokener_parse(line), *type;
+	const char *t;
+
+	if (!msg || !json_object_object_get_ex(msg, "type", &type)) {
+		bt_debug("agent: unparsable line: %.200s", line);
+		json_object_put(msg);
+		return;
+	}
+	t = json_object_get_string(type);
+	l->last_beat = bt_now_ns();
+	if (!strcmp(t, "hello") && l->phase == BOOTING) {
+		it->hello = json_object_get(msg);
+		start_agent(env, vm);
+		l->phase = RUNNING;
+		l->t_start = bt_now_ns();
+	} else if (!strcmp(t, "progress")) {
+		read_counts(msg, it);
+	} else if (!strcmp(t, "done")) {
+		read_counts(msg, it);
+		it->finished = true;
+		l->phase = ENDED;
+	} else if (!strcmp(t, "error")) {
+		snprintf(it->agent_error, sizeof(it->agent_error), "%s",
+			 json_object_get_string(json_object_object_get(msg, "reason")));
+		if (l->phase != RUNNING) {
+			set_outcome(it, BT_OUTCOME_SETUP_ERROR, l->t_boot);
+			l->phase = ENDED;
+		}
+	}
+	json_object_put(msg);
+}
+
+static void on_qmp_line(struct vm *vm, struct iteration *it, struct loop *l,
+			const char *line)
+{
+	uint64_t t0 = l->t_start ? l->t_start : l->t_boot;
+	struct bt_qmp_msg m;
+
+	if (bt_qmp_parse(line, &m))
+		return;
+	if (m.kind == BT_QMP_EVENT) {
+		note_event(it, "%s%s%s", m.event, m.reason[0] ? " " : "", m.reason);
+		if (!strcmp(m.event, "STOP") && !vm->quitting) {
+			bt_qmp_send(&vm->qmp, "{\"execute\":\"query-status\"}");
+		} else if (!strcmp(m.event, "GUEST_PANICKED")) {
+			set_outcome(it, BT_OUTCOME_GUEST_PANIC, t0);
+			l->phase = ENDED;
+		} else if (!strcmp(m.event, "SHUTDOWN") && !vm->quitting) {
+			/* The guest went down by itself: panic=-1 reboots,
+			 * -no-reboot turns that into a shutdown. */
+			set_outcome(it, strstr(m.reason, "panic") || l->phase == RUNNING ?
+				    BT_OUTCOME_GUEST_PANIC : BT_OUTCOME_SETUP_ERROR, t0);
+			l->phase = ENDED;
+		}
+	} else if (m.kind == BT_QMP_RETURN && m.status[0]) {
+		snprintf(it->stop_status, sizeof(it->stop_status), "%s", m.status);
+		note_event(it, "status %s", m.status);
+		if (!strcmp(m.status, "internal-error")) {
+			set_outcome(it, BT_OUTCOME_VM_STOPPED, t0);
+			l->phase = ENDED;
+		} else if (!strcmp(m.status, "guest-panicked")) {
+			set_outcome(it, BT_OUTCOME_GUEST_PANIC, t0);
+			l->phase = ENDED;
+		} else if (!m.running && l->phase == RUNNING && !vm->quitting) {
+			set_outcome(it, BT_OUTCOME_VM_STOPPED, t0);
+			l->phase = ENDED;
+		}
+	}
+}
+
+static void progress(const struct run_env *env, const struct iteration *it,
+		     struct loop *l)
+{
+	uint64_t now = bt_now_ns();
+	double s;
+
+	if (env->quiet || l->phase != RUNNING || now - l->last_progress_print < PROGRESS_EVERY_NS)
+		return;
+	l->last_progress_print = now;
+	s = (now - l->t_start) / 1e9;
+	bt_info("run: %s #%d: %llu cycles, %.0f cycles/s, %llu window hits, %.1f s, %s so far",
+		env->qemu_version[it->qemu], it->number,
+		(unsigned long long)it->counts.cycles, s > 0 ? it->counts.cycles / s : 0,
+		(unsigned long long)it->counts.window_hits, s,
+		bt_outcome_name(it->outcome));
+}
+
+static void event_loop(const struct run_env *env, struct vm *vm,
+		       struct iteration *it)
+{
+	const struct bt_config *c = env->cfg;
+	struct loop l = { .phase = BOOTING, .t_boot = bt_now_ns() };
+	bool asked_status = false;
+	char line[8192];
+
+	l.last_beat = l.t_boot;
+	while (l.phase != ENDED) {
+		struct pollfd pfd[3] = {
+			{ .fd = vm->qmp.fd, .events = POLLIN },
+			{ .fd = vm->agent_fd, .events = POLLIN },
+			{ .fd = vm->err_fd, .events = POLLIN },
+		};
+		uint64_t now;
+		int ret;
+
+		poll(pfd, 3, 200);
+		drain_stderr(vm, it);
+		drain_kmsg(vm, it, l.t_start ? l.t_start : l.t_boot);
+		while ((ret = bt_qmp_read_line(&vm->qmp, line, sizeof(line), 0)) > 0)
+			on_qmp_line(vm, it, &l, line);
+		while (l.phase != ENDED &&
+		       (ret = bt_fd_read_line(vm->agent_fd, vm->abuf, sizeof(vm->abuf),
+					      &vm->alen, line, sizeof(line), 0)) > 0)
+			on_agent_line(env, vm, it, &l, line);
+		progress(env, it, &l);
+		now = bt_now_ns();
+		if (reap(vm)) {
+			char how[64];
+			enum bt_outcome o = bt_exit_outcome(vm->status, how, sizeof(how));
+
+			snprintf(it->qemu_exit, sizeof(it->qemu_exit), "%s", how);
+			note_event(it, "QEMU %s", how);
+			set_outcome(it, o == BT_OUTCOME_SURVIVED ? BT_OUTCOME_VMM_CRASHED : o,
+				    l.t_start ? l.t_start : l.t_boot);
+			break;
+		}
+		if (run_interrupted) {
+			snprintf(it->agent_error, sizeof(it->agent_error), "interrupted by a signal");
+			if (l.phase == RUNNING)
+				send_agent(vm, "{\"type\":\"stop\"}\n");
+			break;
+		}
+		if (l.phase == BOOTING && now - l.t_boot > c->boot_timeout_s * 1000000000ULL) {
+			snprintf(it->agent_error, sizeof(it->agent_error),
+				 "no hello from the agent within %llu s",
+				 (unsigned long long)c->boot_timeout_s);
+			set_outcome(it, BT_OUTCOME_SETUP_ERROR, l.t_boot);
+			break;
+		}
+		if (l.phase == RUNNING && now - l.last_beat > c->heartbeat_s * 1000000000ULL) {
+			if (!asked_status) {
+				/* Paused VM or hung guest? QMP says which. */
+				bt_qmp_send(&vm->qmp, "{\"execute\":\"query-status\"}");
+				asked_status = true;
+				l.last_beat = now - (c->heartbeat_s - 2) * 1000000000ULL;
+				continue;
+			}
+			note_event(it, "agent silent for %llu s", (unsigned long long)c->heartbeat_s);
+			set_outcome(it, BT_OUTCOME_GUEST_HANG, l.t_start);
+			break;
+		}
+	}
+	it->duration_s = l.t_start ? (bt_now_ns() - l.t_start) / 1e9 : 0;
+}
+
+static void close_vm(struct vm *vm)
+{
+	bt_qmp_close(&vm->qmp);
+	if (vm->agent_fd >= 0)
+		close(vm->agent_fd);
+	if (vm->err_fd >= 0)
+		close(vm->err_fd);
+	if (vm->qemu_log)
+		fclose(vm->qemu_log);
+	bt_kmsg_close(&vm->kmsg);
+	unlink(vm->qmp_path);
+	unlink(vm->agent_path);
+	rmdir(vm->sockdir);
+}
+
+void run_iteration(const struct run_env *env, struct iteration *it)
+{
+	struct vm vm = { .err_fd = -1, .agent_fd = -1, .qmp.fd = -1, .kmsg.fd = -1 };
+	struct bt_qmp_msg greeting;
+	int ret;
+
+	it->outcome = BT_OUTCOME_SURVIVED;
+	it->fail_ms = -1;
+	it->events = json_object_new_array();
+	it->kmsg = json_object_new_array();
+	mkdir(it->dir, 0755);
+
+	/* Socket paths must be short: a private directory under /tmp. */
+	snprintf(vm.sockdir, sizeof(vm.sockdir), "/tmp/bartoggle-XXXXXX");
+	if (!mkdtemp(vm.sockdir)) {
+		snprintf(it->agent_error, sizeof(it->agent_error), "mkdtemp: %s", strerror(errno));
+		it->outcome = BT_OUTCOME_SETUP_ERROR;
+		return;
+	}
+	snprintf(vm.qmp_path, sizeof(vm.qmp_path), "%s/qmp", vm.sockdir);
+	snprintf(vm.agent_path, sizeof(vm.agent_path), "%s/agent", vm.sockdir);
+	if (bt_kmsg_open(&vm.kmsg))
+		note_event(it, "host kernel log unavailable: kmsg not watched");
+
+	ret = spawn(env, it, &vm);
+	if (!ret) {
+		ret = bt_qmp_connect(&vm.qmp, vm.qmp_path, QMP_TIMEOUT_MS, &greeting);
+		if (ret)
+			snprintf(it->agent_error, sizeof(it->agent_error),
+				 "QMP: %s (see qemu.log)", strerror(-ret));
+	}
+	if (!ret) {
+		vm.agent_fd = bt_unix_connect(vm.agent_path, QMP_TIMEOUT_MS);
+		ret = vm.agent_fd < 0 ? vm.agent_fd : 0;
+		if (ret)
+			snprintf(it->agent_error, sizeof(it->agent_error),
+				 "agent socket: %s", strerror(-ret));
+	}
+	if (ret) {
+		drain_stderr(&vm, it);
+		it->outcome = BT_OUTCOME_SETUP_ERROR;
+	} else {
+		event_loop(env, &vm, it);
+	}
+	stop_qemu(&vm);
+	drain_stderr(&vm, it);
+	if (!it->qemu_exit[0] && vm.exited) {
+		char how[64];
+
+		bt_exit_outcome(vm.status, how, sizeof(how));
+		snprintf(it->qemu_exit, sizeof(it->qemu_exit), "%s (after quit)", how);
+	}
+	close_vm(&vm);
+}
