@@ -236,6 +236,22 @@ static void pci_name(uint16_t vendor, uint16_t device, char *out, size_t len)
 	pci_cleanup(pacc);
 }
 
+static int mkdir_p(const char *path)
+{
+	char p[PATH_MAX], *s;
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return mkdir(p, 0755) && errno != EEXIST ? -errno : 0;
+}
+
 static int preflight(struct run_env *env, const struct bt_host_paths *hp,
 		     struct bt_bind_plan *plan)
 {
@@ -324,7 +340,7 @@ static int preflight(struct run_env *env, const struct bt_host_paths *hp,
 		}
 	}
 
-	if (!statvfs(c->results, &vfs) || (!mkdir(c->results, 0755) && !statvfs(c->results, &vfs))) {
+	if (!mkdir_p(c->results) && !statvfs(c->results, &vfs)) {
 		uint64_t mb = (uint64_t)vfs.f_bavail * vfs.f_frsize >> 20;
 
 		snprintf(detail, sizeof(detail), "%llu MiB free in %s", (unsigned long long)mb,
@@ -350,6 +366,10 @@ static int build_image(struct run_env *env)
 	self[n > 0 ? n : 0] = '\0';
 	snprintf(agent, sizeof(agent), "%s/bartoggle-agent", dirname(self));
 	snprintf(env->image, sizeof(env->image), "%s/image", env->dir);
+	if (c->image[0]) {
+		snprintf(env->image, sizeof(env->image), "%s", c->image);
+		goto release;
+	}
 	snprintf(kernel, sizeof(kernel), "%s", c->kernel);
 	if (!strcmp(c->kernel, "host")) {
 		uname(&uts);
@@ -369,6 +389,7 @@ static int build_image(struct run_env *env)
 		       WIFEXITED(ret) ? WEXITSTATUS(ret) : -1, env->dir);
 		return WIFEXITED(ret) && WEXITSTATUS(ret) == 4 ? BT_EXIT_SKIP : BT_EXIT_FAIL;
 	}
+release:
 	snprintf(cmd, sizeof(cmd), "%s/kernel-release", env->image);
 	f = fopen(cmd, "r");
 	if (!f || !fgets(env->guest_kernel, sizeof(env->guest_kernel), f))
@@ -526,10 +547,23 @@ static void write_summary(const struct run_env *env, const struct totals *t,
 	free(text);
 }
 
+static void pidfile_for(const char *journal, char *out, size_t len)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", journal);
+	snprintf(out, len, "%s/qemu.pid", dirname(dir));
+}
+
 static int restore(const struct bt_host_paths *hp, const char *journal)
 {
-	char err[512];
-	int ret = bt_bind_restore(hp, journal, stderr, err, sizeof(err));
+	char err[512], pidfile[PATH_MAX];
+	int ret;
+
+	/* vfio-pci cannot let go of a device a QEMU still holds. */
+	pidfile_for(journal, pidfile, sizeof(pidfile));
+	stop_orphan_qemu(pidfile);
+	ret = bt_bind_restore(hp, journal, stderr, err, sizeof(err));
 
 	if (ret == -ENOENT) {
 		bt_info("%s", err);
@@ -612,6 +646,7 @@ int main(int argc, char **argv)
 
 	if (!cfg.emulated[0]) {
 		make_dir_for(a.journal);
+		pidfile_for(a.journal, env.pidfile, sizeof(env.pidfile));
 		if (bt_bind_apply(&hp, &plan, a.journal, stderr, err, sizeof(err))) {
 			bt_err("%s", err);
 			restore(&hp, a.journal);

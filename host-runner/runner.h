@@ -26,6 +26,7 @@ struct run_env {
 	uint16_t vendor, device;
 	char qemu_version[BT_CONFIG_MAX_QEMU][64];
 	int memory_fault_info;		/* -1: unknown */
+	char pidfile[PATH_MAX];		/* the running QEMU, for --restore */
 	bool quiet;
 };
 
@@ -54,6 +55,9 @@ struct iteration {
 };
 
 extern volatile int run_interrupted;
+
+/* Stop a QEMU left by a killed runner (its pid file), by PID. */
+void stop_orphan_qemu(const char *pidfile);
 
 /* Boot, drive the agent, classify. Never exits the process. */
 void run_iteration(const struct run_env *env, struct iteration *it);

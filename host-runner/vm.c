@@ -139,6 +139,53 @@ static void write_cmdline(const struct iteration *it, char **argv, int argc)
 	fclose(f);
 }
 
+/* A runner killed with SIGKILL leaves QEMU holding the device: say which. */
+static void write_pid(const char *pidfile, pid_t pid)
+{
+	FILE *f;
+
+	if (!pidfile[0])
+		return;
+	f = fopen(pidfile, "w");
+	if (f) {
+		fprintf(f, "%d\n", pid);
+		fclose(f);
+	}
+}
+
+void stop_orphan_qemu(const char *pidfile)
+{
+	char path[64], cmd[256] = "";
+	FILE *f = fopen(pidfile, "r");
+	int pid = 0, fd;
+	ssize_t n;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	unlink(pidfile);
+	if (pid <= 1)
+		return;
+	/* Only if that PID is still a QEMU: PIDs get reused. */
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	cmd[n > 0 ? n : 0] = '\0';
+	if (!strstr(cmd, "qemu"))
+		return;
+	fprintf(stderr, "bartoggle-run: stopping QEMU %d left by a killed run\n", pid);
+	kill(pid, SIGTERM);
+	for (n = 0; n < 50 && !kill(pid, 0); n++)
+		usleep(100000);
+	kill(pid, SIGKILL);
+	usleep(200000);
+}
+
 static int spawn(const struct run_env *env, struct iteration *it, struct vm *vm)
 {
 	char *argv[96], path[PATH_MAX + 16];
@@ -172,6 +219,7 @@ static int spawn(const struct run_env *env, struct iteration *it, struct vm *vm)
 		close(pipefd[0]);
 		return -errno;
 	}
+	write_pid(env->pidfile, vm->pid);
 	vm->err_fd = pipefd[0];
 	fcntl(vm->err_fd, F_SETFL, O_NONBLOCK);
 	return 0;
@@ -560,6 +608,8 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 		event_loop(env, &vm, it);
 	}
 	stop_qemu(&vm);
+	if (env->pidfile[0])
+		unlink(env->pidfile);
 	drain_stderr(&vm, it);
 	if (!it->qemu_exit[0] && vm.exited) {
 		char how[64];

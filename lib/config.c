@@ -48,6 +48,8 @@ static const struct key keys[] = {
 	  "guest kernel: debian | host | path to a vmlinuz (default debian)" },
 	{ "guest", "modroot", "modroot", K_STR, F(modroot), 0, 0, NULL,
 	  "with a kernel path: the directory holding lib/modules/<release>" },
+	{ "guest", "image", "image", K_STR, F(image), 0, 0, NULL,
+	  "a guest image built beforehand (vmlinuz + initramfs.cpio.gz): kernel is not used" },
 	{ "guest", "smp", "smp", K_U64, F(smp), 2, 64, NULL, "guest vCPUs, >= 2 (default 2)" },
 	{ "guest", "memory", "memory", K_U64, F(memory_mb), 128, 65536, NULL,
 	  "guest memory in MiB (default 512)" },
@@ -279,7 +281,8 @@ int bt_config_validate(struct bt_config *c, char *err, size_t errlen)
 		c->cycles = 20000;
 	if (!c->ur_check[0])
 		strcpy(c->ur_check, c->emulated[0] ? "record" : "strict");
-	if (strcmp(c->kernel, "debian") && strcmp(c->kernel, "host") && !c->modroot[0])
+	if (strcmp(c->kernel, "debian") && strcmp(c->kernel, "host") && !c->modroot[0] &&
+	    !c->image[0])
 		return fail(err, errlen, "[guest] kernel = %s needs [guest] modroot", c->kernel);
 	return 0;
 }

@@ -4,7 +4,7 @@
 #
 #   guest-image.sh --kernel debian|VMLINUZ --out DIR --init FILE
 #                  [--modroot DIR] [--module NAME]... [--bin FILE]...
-#                  [--bin-dyn FILE]... [--cache DIR]
+#                  [--bin-dyn FILE]... [--file SRC:DST]... [--cache DIR]
 #
 # --kernel debian   the kernel Debian's linux-image-amd64 depends on now
 #                   (scripts/kernel-fetch.sh, cached, offline on rerun)
@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 kernel="" out="" init="" modroot="" cache=${BARTOGGLE_CACHE:-cache}
-modules=() bins=() dyns=()
+modules=() bins=() dyns=() files=()
 usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -29,6 +29,7 @@ while [ $# -gt 0 ]; do
 	--module) modules+=("$2"); shift ;;
 	--bin) bins+=("$2"); shift ;;
 	--bin-dyn) dyns+=("$2"); shift ;;
+	--file) files+=("$2"); shift ;;
 	--cache) cache=$2; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "guest-image: unknown argument '$1' (try --help)" >&2; exit 2 ;;
@@ -77,6 +78,10 @@ for b in "${dyns[@]}"; do
 		mkdir -p "$stage$(dirname "$lib")"
 		cp -L "$lib" "$stage$lib"
 	done
+done
+for f in "${files[@]}"; do
+	mkdir -p "$stage$(dirname "${f#*:}")"
+	cp "${f%%:*}" "$stage${f#*:}"
 done
 cp "$init" "$stage/init"
 chmod 755 "$stage/init"

@@ -1,0 +1,73 @@
+#!/bin/busybox sh
+# /init of the nested-full L1: the host's own /usr, read-only over 9p, gives
+# it the host's QEMU and bartoggle-run; L1's real vfio-pci and kvm_amd do
+# the rest. bartoggle-run assigns edu to an L2 guest running the agent: the
+# reporter's setup. Results go to L1's tmpfs during a run (writing logs to
+# 9p as they happen has frozen L1) and are copied to the work share after.
+#
+# bt.iterations=N (default arm), bt.cycles=N, bt.nommap_cycles=N,
+# bt.nommap_args="..." (extra bartoggle-run options for the x-no-mmap arm).
+. /lib/bartoggle/frame.sh
+
+mkdir -p /usr /work
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostusr /usr 2>/tmp/mount.err ||
+	{ frame error "cannot mount the host's /usr over 9p: $(cat /tmp/mount.err)"; finish 1; }
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work /work 2>/tmp/mount.err ||
+	{ frame error "cannot mount the work share: $(cat /tmp/mount.err)"; finish 1; }
+# Merged /usr: the host's libraries and loader through the usual paths.
+mv /lib /lib.initramfs
+ln -s usr/lib /lib
+ln -s usr/lib64 /lib64
+ln -s usr/sbin /sbin
+mkdir -p /run /var/tmp
+mount -t tmpfs tmpfs /run
+export PATH=/usr/bin:/usr/sbin:/bin
+
+edu=$(for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1234:0x11e8 ] && basename "$d"
+done | head -n 1)
+frame device "$edu"
+[ -c /dev/kvm ] || { frame error "no /dev/kvm in L1"; finish 1; }
+
+# arm NAME ARGS...: one bartoggle-run, its stderr framed, results copied out.
+arm() {
+	name=$1
+	shift
+	frame start "$name"
+	/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
+		--results "/tmp/results/$name" --quiet "$@" 2>"/tmp/$name.err"
+	rc=$?
+	frame_file err "$name" "/tmp/$name.err"
+	for f in /tmp/results/"$name"/*/records.jsonl; do
+		[ -f "$f" ] && frame_file rec "$name" "$f"
+	done
+	mkdir -p /work/results
+	cp -r "/tmp/results/$name" /work/results/ 2>/dev/null
+	frame end "$name" "$rc"
+}
+
+arm default --iterations "$(arg iterations)" --cycles "$(arg cycles)"
+# shellcheck disable=SC2046
+arm no-mmap --no-mmap --iterations 1 --cycles "$(arg nommap_cycles)" $(arg nommap_args | tr ',' ' ')
+
+# SIGKILL mid-run, then --restore: edu must go back to no driver.
+frame start sigkill
+/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
+	--results /tmp/results/sigkill --quiet --cycles 100000000 2>/tmp/sigkill.err &
+pid=$!
+i=0
+while [ "$i" -lt 300 ] && [ ! -e /run/bartoggle/journal.json ]; do sleep 0.1; i=$((i + 1)); done
+sleep 3
+driver=$(basename "$(readlink "/sys/bus/pci/devices/$edu/driver")")
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+frame out sigkill "while running: driver=$driver journal=$([ -e /run/bartoggle/journal.json ] && echo present || echo absent)"
+# The killed runner's L2 QEMU still holds edu: --restore stops it by the PID
+# the runner recorded, then puts the driver back.
+/work/bin/bartoggle-run --restore 2>/tmp/restore.err
+rc=$?
+frame_file err sigkill /tmp/restore.err
+driver=$(readlink "/sys/bus/pci/devices/$edu/driver")
+frame out sigkill "after restore: exit=$rc driver=${driver:+$(basename "$driver")} override=$(cat "/sys/bus/pci/devices/$edu/driver_override") journal=$([ -e /run/bartoggle/journal.json ] && echo present || echo absent)"
+frame end sigkill "$rc"
+finish 0
