@@ -125,6 +125,12 @@ nested: deps
 	@$(MAKE) --no-print-directory $(STATIC_REPRO)
 	@scripts/nested-lane.sh --repro $(STATIC_REPRO) $(NESTED_ARGS)
 
+# bartoggle-run inside the nested lane's L1: edu assigned to an L2 KVM guest.
+NESTED_FULL_ARGS ?=
+nested-full: deps
+	@$(MAKE) --no-print-directory $(RUN) $(AGENT)
+	@scripts/nested-full.sh --run $(RUN) --agent $(AGENT) $(NESTED_FULL_ARGS)
+
 # Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
 BENCH_CYCLES	?= 2000
 bench: deps

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bartoggle/bdf.h"
+#include "bartoggle/log.h"
 #include "bartoggle/parse.h"
 #include "bartoggle/pcisel.h"
 #include "agent.h"
@@ -110,17 +111,7 @@ void agent_usage(FILE *out, const char *prog)
 		"summary on stderr. Exit: 0 done, 1 error, 2 usage.\n", AGENT_PORT_NAME);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) bt_errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 static int set(struct agent_opts *o, const struct opt *opt, const char *v,
 	       char *err, size_t errlen)

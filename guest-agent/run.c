@@ -209,23 +209,12 @@ static uint64_t next_rand(uint64_t *state)
 	return *state * 0x2545f4914f6cdd1dULL;
 }
 
+/* Jittered by --seed: uniform in [0, 2*us], the same mean. */
 static void dwell(uint64_t us, uint64_t *rng)
 {
-	uint64_t until;
-
-	if (!us)
-		return;
-	if (*rng)
+	if (us && *rng)
 		us = next_rand(rng) % (2 * us + 1);
-	if (us >= 200) {
-		struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-
-		nanosleep(&ts, NULL);
-		return;
-	}
-	until = bt_now_ns() + us * 1000;
-	while (bt_now_ns() < until)
-		;
+	bt_dwell_us(us);
 }
 
 static bool toggle(struct agent_run *r, bool on)

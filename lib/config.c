@@ -95,17 +95,7 @@ void bt_config_default(struct bt_config *c)
 	strcpy(c->results, "results");
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) bt_errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 static bool in_choices(const char *choices, const char *v)
 {

@@ -59,6 +59,16 @@ DEFINE_LOG(bt_debug, "debug: ", BT_LOG_DEBUG)
 DEFINE_LOG(bt_warn, "warning: ", BT_LOG_QUIET)
 DEFINE_LOG(bt_err, "error: ", BT_LOG_QUIET)
 
+int bt_errf(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 void bt_die(int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -15,6 +15,23 @@ uint64_t bt_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+void bt_dwell_us(uint64_t us)
+{
+	uint64_t until;
+
+	if (!us)
+		return;
+	if (us >= 200) {
+		struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+		nanosleep(&ts, NULL);
+		return;
+	}
+	until = bt_now_ns() + us * 1000;
+	while (bt_now_ns() < until)
+		;
+}
+
 /* Continued fraction for I_x(a,b), modified Lentz; converges for x < (a+1)/(a+b+2). */
 static double betacf(double a, double b, double x)
 {

@@ -409,24 +409,6 @@ static int set_backing(struct repro *r, bool enable)
 	return 0;
 }
 
-static void dwell(uint64_t us)
-{
-	uint64_t until;
-
-	if (!us)
-		return;
-	if (us >= 200) {
-		struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-
-		nanosleep(&ts, NULL);
-		return;
-	}
-	/* Sleeping overshoots by tens of microseconds: spin instead. */
-	until = bt_now_ns() + us * 1000;
-	while (bt_now_ns() < until)
-		;
-}
-
 static bool keep_going(struct repro *r)
 {
 	return !atomic_load(&r->stop) && !interrupted &&
@@ -459,11 +441,11 @@ static void *toggler_thread(void *arg)
 			break;
 		if (set_backing(r, false))
 			break;
-		dwell(r->o->dwell_off_us);
+		bt_dwell_us(r->o->dwell_off_us);
 		if (set_backing(r, true))
 			break;
 		atomic_fetch_add(&r->cycles, 1);
-		dwell(r->o->dwell_on_us);
+		bt_dwell_us(r->o->dwell_on_us);
 	}
 	return NULL;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bartoggle/bdf.h"
+#include "bartoggle/log.h"
 #include "bartoggle/parse.h"
 #include "options.h"
 
@@ -104,17 +105,7 @@ const char *repro_access_name(enum repro_access access)
 	return access_names[access];
 }
 
-static int usage_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int usage_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return REPRO_PARSE_USAGE;
-}
+#define usage_err(err, errlen, ...) bt_errf(err, errlen, REPRO_PARSE_USAGE, __VA_ARGS__)
 
 static int number(const char *name, const char *arg, uint64_t min,
 		  uint64_t max, uint64_t *out, char *err, size_t errlen)

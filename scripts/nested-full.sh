@@ -37,9 +37,10 @@ while [ $# -gt 0 ]; do
 done
 log() { echo "nested-full: $*" >&2; }
 [ -x "$run" ] && [ -x "$agent" ] || { log "--run and --agent must name our binaries"; exit 2; }
-for n in "$iterations" "$cycles" "$nommap_cycles" "$timeout"; do
+for n in "$cycles" "$nommap_cycles" "$timeout"; do
 	case $n in ''|*[!0-9]*|0) log "counts and --timeout want numbers > 0"; exit 2 ;; esac
 done
+case $iterations in ''|*[!0-9]*) log "--iterations wants a number (0: no default arm)"; exit 2 ;; esac
 [ -n "$out" ] || out=results/nested-full/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname)
 guest_accel "${BARTOGGLE_ACCEL:-auto}" nested
 mkdir -p "$out/work/bin"

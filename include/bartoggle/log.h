@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define BT_EXIT_PASS	0
@@ -30,6 +31,10 @@ void bt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bt_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Format a reason into @err and return @ret: parsers report this way. */
+int bt_errf(char *err, size_t len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* One clear line, then exit with the kselftest code. */
 void bt_die(int code, const char *fmt, ...)

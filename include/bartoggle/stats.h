@@ -15,6 +15,9 @@ struct bt_counts {
 };
 
 uint64_t bt_now_ns(void);		/* CLOCK_MONOTONIC */
+/* Wait @us microseconds: spin below 200 (a sleep overshoots by tens of
+ * microseconds), sleep above. */
+void bt_dwell_us(uint64_t us);
 static inline double bt_per_s(uint64_t n, uint64_t ns)
 {
 	return ns ? (double)n * 1e9 / (double)ns : 0.0;

@@ -46,7 +46,7 @@ arm() {
 	frame end "$name" "$rc"
 }
 
-arm default --iterations "$(arg iterations)" --cycles "$(arg cycles)"
+[ "$(arg iterations)" -gt 0 ] && arm default --iterations "$(arg iterations)" --cycles "$(arg cycles)"
 # shellcheck disable=SC2046
 arm no-mmap --no-mmap --iterations 1 --cycles "$(arg nommap_cycles)" $(arg nommap_args | tr ',' ' ')
 

@@ -22,7 +22,8 @@ guest_accel() {
 		machine=(-accel kvm -cpu host)
 	else
 		# TCG's "max" CPU is an AMD model with SVM and NPT: kvm_amd loads.
-		machine=(-accel tcg,thread=multi -cpu max)
+		# $BARTOGGLE_TCG_THREAD=single: one host thread for all vCPUs.
+		machine=(-accel "tcg,thread=${BARTOGGLE_TCG_THREAD:-multi}" -cpu max)
 	fi
 }
 
