@@ -6,7 +6,8 @@
 # 9p as they happen has frozen L1) and are copied to the work share after.
 #
 # bt.iterations=N (default arm), bt.cycles=N, bt.nommap_cycles=N,
-# bt.nommap_args="..." (extra bartoggle-run options for the x-no-mmap arm).
+# bt.nommap_args=A,B,... (extra bartoggle-run options for the x-no-mmap arm),
+# bt.emulated_cycles=N (0: no l2-emulated arm).
 . /lib/bartoggle/frame.sh
 
 mkdir -p /usr /work
@@ -49,6 +50,10 @@ arm() {
 [ "$(arg iterations)" -gt 0 ] && arm default --iterations "$(arg iterations)" --cycles "$(arg cycles)"
 # shellcheck disable=SC2046
 arm no-mmap --no-mmap --iterations 1 --cycles "$(arg nommap_cycles)" $(arg nommap_args | tr ',' ' ')
+# The same trapped-MMIO path without vfio: L2's own emulated edu under L1's
+# KVM. It tells the nested environment's faults from vfio's.
+[ "$(arg emulated_cycles)" -gt 0 ] 2>/dev/null &&
+	arm l2-emulated --emulated edu --bdf "" --iterations 1 --cycles "$(arg emulated_cycles)"
 
 # SIGKILL mid-run, then --restore: edu must go back to no driver.
 frame start sigkill

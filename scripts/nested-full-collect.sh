@@ -1,0 +1,42 @@
+#!/bin/bash
+# One summary over nested-full's arms, from bartoggle-run's own records as
+# L1 framed them; re-runnable.
+#   nested-full-collect.sh DIR [ELAPSED_S] [TIMED_OUT]
+# Writes DIR/<arm>.jsonl and DIR/summary.json (temp + rename); prints the
+# summary on stderr. Exit 0 when L1 finished.
+set -uo pipefail
+. "$(dirname "$0")/lib/guest.sh"
+out=${1:?usage: nested-full-collect.sh DIR [ELAPSED_S] [TIMED_OUT]}
+elapsed=${2:-null}
+timed_out=${3:-0}
+guest_frames "$out"
+for a in default no-mmap l2-emulated sigkill; do
+	sed -n "s/^BT1 rec $a //p" "$out/frames.txt" >"$out/$a.jsonl"
+done
+jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
+	--slurpfile e "$out/l2-emulated.jsonl" \
+	--arg sigkill "$(sed -n 's/^BT1 out sigkill //p' "$out/frames.txt" | paste -sd'|' -)" \
+	--argjson elapsed "$elapsed" --argjson timed_out "$timed_out" \
+	--arg done "$(grep -c '^BT1 done' "$out/frames.txt")" '
+	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	def arm: {runs: length,
+		outcomes: (group_by(.outcome) | map({key: .[0].outcome, value: length}) | from_entries),
+		signatures: (map(.signature // empty) | unique),
+		time_to_death_ms: (map(.first_failure.ms // empty) | {median: median, max: max, min: min}),
+		cycles: (map(.counts.cycles) | add), window_hits: (map(.counts.window_hits) | add),
+		ur_reads: (map(.counts.ur_reads) | add), ur_violations: (map(.counts.ur_violations) | add),
+		qemu: (first | .qemu.version), guest_kernel: (first | .guest_kernel)};
+	{schema: "bartoggle.nested-full/1", complete: ($done == "1"), timed_out: ($timed_out == 1),
+	 elapsed_s: $elapsed, default: ($d | arm), no_mmap: ($n | arm),
+	 l2_emulated: (if ($e | length) > 0 then ($e | arm) else null end),
+	 sigkill_restore: ($sigkill | split("|"))}' >"$out/summary.json.tmp" &&
+	mv "$out/summary.json.tmp" "$out/summary.json"
+jq -r '"nested-full: default: \(.default.runs) runs, \(.default.outcomes | tojson), time to VM death median \(.default.time_to_death_ms.median) ms (min \(.default.time_to_death_ms.min), max \(.default.time_to_death_ms.max))",
+	"nested-full: default signature: \(.default.signatures | join("; "))",
+	"nested-full: x-no-mmap: \(.no_mmap.runs) runs, \(.no_mmap.outcomes | tojson), \(.no_mmap.cycles) cycles, \(.no_mmap.window_hits) window hits, \(.no_mmap.ur_reads) UR reads, \(.no_mmap.ur_violations) UR violations",
+	"nested-full: l2-emulated: \(if .l2_emulated then "\(.l2_emulated.outcomes | tojson), \(.l2_emulated.cycles) cycles" else "not run" end)",
+	"nested-full: sigkill/restore: \(.sigkill_restore | join("; "))",
+	"nested-full: \(if .complete then "complete" else "INCOMPLETE" end) in \(.elapsed_s) s; results in '"$out"'"' "$out/summary.json" >&2
+grep '^BT1 error' "$out/frames.txt" >&2
+jq -e '.complete' "$out/summary.json" >/dev/null
