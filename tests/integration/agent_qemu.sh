@@ -23,9 +23,9 @@ t_plan 9
 t_check "guest finished (exit $rc)" [ "$rc" = 0 ]
 done=$OUT/standalone.done.json
 grep '"type":"done"' "$OUT/standalone.out" >"$done"
-t_check "every line the agent wrote is JSON" bash -c "jq -e . '$OUT/standalone.out' '$OUT/hostile.out' >/dev/null"
+t_check "every line the agent wrote is JSON" bash -c "jqs . <'$OUT/standalone.out' && jqs . <'$OUT/hostile.out'"
 t_check "hello names edu and the guest" bash -c "
-	head -n 1 '$OUT/standalone.out' | jq -e '.type == \"hello\" and .device.vendor == \"1234\" and .device.device == \"11e8\" and .device.bar_size == 1048576 and .cpus == 2' >/dev/null"
+	head -n 1 '$OUT/standalone.out' | jqs '.type == \"hello\" and .device.vendor == \"1234\" and .device.device == \"11e8\" and .device.bar_size == 1048576 and .cpus == 2'"
 t_check "done: $CYCLES cycles, toggles = 2 x cycles, window hit" jq_true "$done" \
 	".reason == \"cycles\" and .counts.cycles == $CYCLES and .counts.toggles == 2 * .counts.cycles and .counts.window_hits > 0 and .counts.accesses > .counts.window_hits"
 t_check "done: edu reads 0 while disabled, so every window hit is a UR violation" jq_true "$done" \
@@ -51,5 +51,5 @@ t_check "hostile input: answered in order, then a clean run" [ "$got" = "$expect
 [ "$got" = "$expected" ] || diff <(echo "$expected") <(echo "$got") | sed 's/^/# /'
 t_check "hostile input: exit 0, the valid start ran 50 cycles" bash -c "
 	grep -q '^BT1 end hostile 0$' '$OUT/frames.txt' &&
-	grep '\"type\":\"done\"' '$OUT/hostile.out' | jq -e '.counts.cycles == 50' >/dev/null"
+	grep '\"type\":\"done\"' '$OUT/hostile.out' | jqs '.counts.cycles == 50'"
 t_done

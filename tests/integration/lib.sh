@@ -28,10 +28,27 @@ jq_true() {
 	*.jsonl) doc=$(tail -n 1 "$1" 2>/dev/null) ;;
 	*) doc=$(cat "$1" 2>/dev/null) ;;
 	esac
+	if [ -z "$doc" ]; then
+		echo "jq: no JSON in $1" >&2
+		return 1
+	fi
 	out=$(jq -e "$2" <<<"$doc" 2>&1) && return 0
 	echo "jq: '$2' is not true on $(head -c 600 <<<"$doc"): $out" >&2
 	return 1
 }
+
+# jqs FILTER [jq options]: like jq -e on stdin, but empty input is a failure
+# (jq 1.6 -e says true on no input at all). Exported for bash -c checks.
+jqs() {
+	local in
+	in=$(cat)
+	if [ -z "$in" ]; then
+		echo "jq: empty input for '$*'" >&2
+		return 1
+	fi
+	jq -e "$@" <<<"$in" >/dev/null
+}
+export -f jqs
 
 t_done() {
 	echo "# Totals: pass:$((T_N - T_FAIL - T_SKIP)) fail:$T_FAIL xfail:0 xpass:0 skip:$T_SKIP error:0"

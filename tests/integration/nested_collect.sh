@@ -18,19 +18,19 @@ rec() { jq -c --arg n "$1" 'select(.lane.step == $n)' "$r"; }
 
 t_check "partial run: exit 1" [ "$rc" = 1 ]
 t_check "one record per ended step, all valid" bash -c "
-	[ \$(wc -l <'$r') = 4 ] && jq -e -s 'all(.schema == \"bartoggle.record/1\")' '$r' >/dev/null"
+	[ \$(wc -l <'$r') = 4 ] && jqs -s 'all(.schema == \"bartoggle.record/1\")' <'$r'"
 t_check "held: the framed record, with the lane" bash -c "
 	rec() { jq -c --arg n \"\$1\" 'select(.lane.step == \$n)' '$r'; }
-	rec held | jq -e '.outcome == \"efault\" and .lane.l1_kernel == \"6.1.0-56-amd64\" and (.lane.device | test(\"0x11e8\"))' >/dev/null"
+	rec held | jqs '.outcome == \"efault\" and .lane.l1_kernel == \"6.1.0-56-amd64\" and (.lane.device | test(\"0x11e8\"))'"
 t_check "stuck in L1: host-error with where its threads block" bash -c "
 	jq -c 'select(.lane.step == \"race-1\")' '$r' |
-	jq -e '.outcome == \"host-error\" and .verdict == \"FAIL\" and (.signature | startswith(\"stuck in L1: tid 231 D\")) and (.evidence.blocked | length) == 4 and .evidence.exit == 137' >/dev/null"
+	jqs '.outcome == \"host-error\" and .verdict == \"FAIL\" and (.signature | startswith(\"stuck in L1: tid 231 D\")) and (.evidence.blocked | length) == 4 and .evidence.exit == 137' >/dev/null"
 t_check "crashed without a record: setup-error with its stderr" bash -c "
 	jq -c 'select(.lane.step == \"race-2\")' '$r' |
-	jq -e '.outcome == \"setup-error\" and .verdict == \"ERROR\" and .signature == \"bartoggle-repro exited 139 without a record\" and .evidence.stderr == [\"bartoggle-repro: something went wrong\"]' >/dev/null"
+	jqs '.outcome == \"setup-error\" and .verdict == \"ERROR\" and .signature == \"bartoggle-repro exited 139 without a record\" and .evidence.stderr == [\"bartoggle-repro: something went wrong\"]' >/dev/null"
 t_check "record frame cut in half: dropped, said, replaced" bash -c "
 	grep -q 'dropped a corrupt record frame for race-3' '$OUT/collect.err' &&
-	jq -c 'select(.lane.step == \"race-3\")' '$r' | jq -e '.outcome == \"setup-error\"' >/dev/null"
+	jq -c 'select(.lane.step == \"race-3\")' '$r' | jqs '.outcome == \"setup-error\"'"
 t_check "summary: partial, cut during race-4, outcomes counted" jq_true "$s" \
 	'.partial == true and .running_when_cut == "race-4" and .timed_out == true and .race.completed == 3 and .race.outcomes == {"host-error": 1, "setup-error": 2} and .held.outcome == "efault"'
 t_check "ktap.txt keeps the steps' KTAP" grep -q '^held: not ok 3 disabled access: efault' "$OUT/ktap.txt"

@@ -15,6 +15,7 @@ RUNS=5
 NOMMAP_ARGS=${BARTOGGLE_NOMMAP_ARGS:-}
 command -v qemu-system-x86_64 >/dev/null || t_skip_all "no qemu-system-x86_64"
 rm -rf "$OUT"
+mkdir -p "$(dirname "$OUT")"
 scripts/nested-full.sh --run "$BUILD/bartoggle-run" --agent "$BUILD/bartoggle-agent" \
 	--out "$OUT" --iterations "$RUNS" --cycles 20000 --nommap-cycles 20000 \
 	${NOMMAP_ARGS:+--nommap-args "$NOMMAP_ARGS"} --timeout 1500 >/dev/null 2>"$OUT.err"
@@ -30,15 +31,15 @@ t_check "default: vm-stopped in $RUNS/$RUNS runs" jq_true "$s" \
 t_check "default: QEMU's signature is kvm run failed Bad address" jq_true "$s" \
 	'.default.signatures == ["error: kvm run failed Bad address"]'
 t_check "default: runstate internal-error seen through QMP, QEMU quit by the runner" bash -c "
-	jq -s -e 'all(.vm_status == \"internal-error\" and (.qmp_events | index(\"STOP\")) != null and (.qemu_exit | test(\"after quit\")))' '$OUT/default.jsonl' >/dev/null"
+	jqs -s 'all(.vm_status == \"internal-error\" and (.qmp_events | index(\"STOP\")) != null and (.qemu_exit | test(\"after quit\")))' <'$OUT/default.jsonl'"
 t_check "default: time from start to the STOP measured" jq_true "$s" \
 	'.default.time_to_death_ms.median > 0 and .default.time_to_death_ms.max < 10000'
 t_check "x-no-mmap: survived 20000 cycles, the window was hit" jq_true "$s" \
 	'.no_mmap.outcomes == {"survived": 1} and .no_mmap.cycles == 20000 and .no_mmap.window_hits > 0'
 # QEMU answers a disabled, trapped BAR from unassigned memory: 0, not all ones.
 t_check "x-no-mmap: every read in the window got 0 from QEMU (UR violated), FAIL under strict" bash -c "
-	jq -e '.no_mmap.ur_violations == .no_mmap.window_hits and .no_mmap.ur_reads == 0' '$s' >/dev/null &&
-	jq -s -e 'all(.verdict == \"FAIL\" and .ur_check == \"strict\")' '$OUT/no-mmap.jsonl' >/dev/null"
+	jqs '.no_mmap.ur_violations == .no_mmap.window_hits and .no_mmap.ur_reads == 0' <'$s' &&
+	jqs -s 'all(.verdict == \"FAIL\" and .ur_check == \"strict\")' <'$OUT/no-mmap.jsonl'"
 t_check "SIGKILL: edu bound to vfio-pci and journaled while running" jq_true "$s" \
 	'.sigkill_restore[0] == "while running: driver=vfio-pci journal=present"'
 t_check "--restore: QEMU stopped, edu back to no driver, journal gone" jq_true "$s" \

@@ -47,7 +47,7 @@ t_check "IOMMU modes: type1 $expect; iommufd skipped, 6.1 has no vfio cdev" jq_t
 	".iommu_modes.type1.outcome == \"$expect\" and .iommu_modes.iommufd.outcome == \"skipped\" and (.iommu_modes.iommufd.reason | test(\"CONFIG_VFIO_DEVICE_CDEV\"))"
 t_check "records: one per step, the device and MEMORY_FAULT_INFO of L1" bash -c "
 	[ \$(wc -l <'$r') = $((TRIALS + 4)) ] &&
-	jq -e -s 'all(.backing == \"vfio\" and .host.memory_fault_info == 0 and .lane.step != null) and all(.[] | select(.outcome != \"skipped\"); .device.vendor == \"1234\" and .device.device == \"11e8\")' '$r' >/dev/null"
+	jqs -s 'all(.backing == \"vfio\" and .host.memory_fault_info == 0 and .lane.step != null) and all(.[] | select(.outcome != \"skipped\"); .device.vendor == \"1234\" and .device.device == \"11e8\")' <'$r'"
 jq -r '"# race first failure: median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms"' "$s"
 
 # A guest cut off mid-run (the lane's timeout stops QEMU during the
@@ -59,7 +59,7 @@ t_check "cut short: exit 1, marked partial" jq_true "$OUT/cut/summary.json" \
 	".partial == true and .timed_out == true and .running_when_cut != null and $rc == 1"
 t_check "cut short: every step that ended before the cut kept its record" bash -c "
 	[ \$(grep -c '^BT1 end ' '$OUT/cut/frames.txt') = \$(wc -l <'$OUT/cut/records.jsonl') ] &&
-	jq -e -s 'all(.schema == \"bartoggle.record/1\")' '$OUT/cut/records.jsonl' >/dev/null"
+	jqs -s 'all(.schema == \"bartoggle.record/1\")' <'$OUT/cut/records.jsonl'"
 
 # A frozen L1 (its QEMU stopped with SIGSTOP once the first race trial
 # starts): silent on both ports, stopped, booted again, completed; the frozen

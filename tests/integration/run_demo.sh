@@ -27,7 +27,7 @@ t_check "demo: edu's zeros recorded as UR violations, not judged" jq_true "$r" \
 t_check "demo: record carries the effective config, QEMU and device" jq_true "$r" \
 	'.options.stress.cycles == 20000 and .options.device.emulated == "edu" and .qemu.version != "" and .device.vendor == "1234" and .device.device == "11e8" and .guest_kernel != null'
 t_check "demo: summary, KTAP and evidence" bash -c "
-	jq -e '.runs == 1 and .pass == 1 and .verdict == \"PASS\"' '$d/summary.json' >/dev/null &&
+	jqs '.runs == 1 and .pass == 1 and .verdict == \"PASS\"' <'$d/summary.json' &&
 	grep -q '^ok 1 .*survived, 20000 cycles' '$d/ktap.txt' &&
 	grep -q '^Bound: .*fewer than 1 in 6,670 cycles' '$d/evidence.txt' &&
 	[ \$(wc -l <'$d/evidence.txt') -lt 40 ]"
@@ -46,7 +46,7 @@ wait "$pid"
 rc=$?
 r=$(ls "$OUT"/sigint/*/records.jsonl 2>/dev/null | head -n 1)
 t_check "SIGINT: exit 1, the interrupted run recorded as ERROR" bash -c "
-	[ $rc = 1 ] && [ -n '$r' ] && tail -n 1 '$r' | jq -e '.verdict == \"ERROR\" and .error == \"interrupted by a signal\" and .counts.cycles > 0' >/dev/null"
+	[ $rc = 1 ] && [ -n '$r' ] && tail -n 1 '$r' | jqs '.verdict == \"ERROR\" and .error == \"interrupted by a signal\" and .counts.cycles > 0'"
 # ([q]: the pattern must not match this check's own command line)
 t_check "SIGINT: no QEMU left behind" bash -c "! pgrep -f -- '[q]emu-system-x86_64 .*$OUT/sigint' >/dev/null"
 
