@@ -9,7 +9,7 @@ set -uo pipefail
 out=${1:?usage: nested-full-collect.sh DIR [ELAPSED_S] [TIMED_OUT]}
 elapsed=${2:-null}
 timed_out=${3:-0}
-guest_frames "$out"
+cat "$out"/boot-*/frames.log 2>/dev/null | tr -d '\r' | grep -a '^BT1 ' >"$out/frames.txt"
 for a in default no-mmap l2-emulated sigkill; do
 	sed -n "s/^BT1 rec $a //p" "$out/frames.txt" >"$out/$a.jsonl"
 done
@@ -17,7 +17,7 @@ jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
 	--slurpfile e "$out/l2-emulated.jsonl" \
 	--arg sigkill "$(sed -n 's/^BT1 out sigkill //p' "$out/frames.txt" | paste -sd'|' -)" \
 	--argjson elapsed "$elapsed" --argjson timed_out "$timed_out" \
-	--arg done "$(grep -c '^BT1 done' "$out/frames.txt")" '
+	--arg done "$(grep -c '^BT1 done' "$out/frames.txt" | grep -qx 2 && echo 1)" '
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def arm: {runs: length,

@@ -11,12 +11,14 @@
 #                  [--cycles N] [--nommap-cycles N] [--nommap-args A,B,...]
 #                  [--emulated-cycles N] [--l1-smp N] [--timeout S]
 #
+# --l1-smp: L1's vCPUs for the x-no-mmap arm's boot (default 1).
+#
 # --emulated-cycles adds an arm with L2's own emulated edu (no vfio) under
 # L1's KVM: the same trapped-MMIO exits as x-no-mmap, without vfio.
 #
 # Results: DIR/work/results/<arm>/<UTC>-<host>/ (bartoggle-run's own),
 # DIR/summary.json (scripts/nested-full-collect.sh), DIR/frames.txt,
-# DIR/console.log (L1). Exit 0 when L1
+# DIR/boot-{mmap,nommap}/console.log (L1). Exit 0 when L1
 # finished, 1 when it did not, 2 usage, 4 skip (no kernel).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -66,13 +68,27 @@ cp "$run" "$agent" "$out/work/bin/"
 	--module vfio-pci --module vfio_iommu_type1 --module kvm_amd --module kvm_intel \
 	--module virtio_pci --module 9p --module 9pnet_virtio || exit $?
 
-log "booting L1 ($accel): default arm x$iterations, x-no-mmap arm, SIGKILL + restore"
+# Two L1 boots: the x-no-mmap arm needs one L1 vCPU (README, "The x-no-mmap
+# arm"), while an L2 with its BAR mmapped starves a one-vCPU L1 under TCG
+# (L1 goes silent from L2's boot on), so the other arms run on two.
+boot() {
+	local name=$1 smp=$2 arms=$3
+	mkdir -p "$out/boot-$name"
+	log "booting L1 ($accel, $smp vCPU): $arms"
+	guest_boot "$out/boot-$name" $(( start + timeout )) 120 "$qemu" "${machine[@]}" \
+		-machine q35,kernel-irqchip=split -smp "$smp" -m 2G \
+		-kernel "$out/l1image/vmlinuz" -initrd "$out/l1image/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 intel_iommu=on bt.arms=$arms bt.iterations=$iterations bt.cycles=$cycles bt.nommap_cycles=$nommap_cycles bt.nommap_args=$nommap_args bt.emulated_cycles=$emulated_cycles" \
+		-device intel-iommu,intremap=on,caching-mode=on -device edu \
+		-virtfs local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on \
+		-virtfs "local,path=$out/work,mount_tag=work,security_model=none"
+	timed_out_any=$(( ${timed_out_any:-0} | timed_out ))
+}
 start=$(date +%s)
-guest_boot "$out" $(( start + timeout )) 120 "$qemu" "${machine[@]}" \
-	-machine q35,kernel-irqchip=split -smp "$l1_smp" -m 2G \
-	-kernel "$out/l1image/vmlinuz" -initrd "$out/l1image/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 intel_iommu=on bt.iterations=$iterations bt.cycles=$cycles bt.nommap_cycles=$nommap_cycles bt.nommap_args=$nommap_args bt.emulated_cycles=$emulated_cycles" \
-	-device intel-iommu,intremap=on,caching-mode=on -device edu \
-	-virtfs local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on \
-	-virtfs "local,path=$out/work,mount_tag=work,security_model=none"
+arms=sigkill
+[ "$iterations" -gt 0 ] && arms=default,sigkill
+[ "$emulated_cycles" -gt 0 ] && arms=$arms,l2-emulated
+boot mmap 2 "$arms"
+boot nommap "$l1_smp" no-mmap
+timed_out=$timed_out_any
 "$here/nested-full-collect.sh" "$out" "$(( $(date +%s) - start ))" "$timed_out"

@@ -5,6 +5,7 @@
 # reporter's setup. Results go to L1's tmpfs during a run (writing logs to
 # 9p as they happen has frozen L1) and are copied to the work share after.
 #
+# bt.arms=default,no-mmap,l2-emulated,sigkill (which to run, in that order),
 # bt.iterations=N (default arm), bt.cycles=N, bt.nommap_cycles=N,
 # bt.nommap_args=A,B,... (extra bartoggle-run options for the x-no-mmap arm),
 # bt.emulated_cycles=N (0: no l2-emulated arm).
@@ -47,15 +48,18 @@ arm() {
 	frame end "$name" "$rc"
 }
 
-[ "$(arg iterations)" -gt 0 ] && arm default --iterations "$(arg iterations)" --cycles "$(arg cycles)"
+wants() { arg arms | tr ',' '\n' | grep -qx "$1"; }
+
+wants default && arm default --iterations "$(arg iterations)" --cycles "$(arg cycles)"
 # shellcheck disable=SC2046
-arm no-mmap --no-mmap --iterations 1 --cycles "$(arg nommap_cycles)" $(arg nommap_args | tr ',' ' ')
+wants no-mmap && arm no-mmap --no-mmap --iterations 1 --cycles "$(arg nommap_cycles)" $(arg nommap_args | tr ',' ' ')
 # The same trapped-MMIO path without vfio: L2's own emulated edu under L1's
 # KVM. It tells the nested environment's faults from vfio's.
-[ "$(arg emulated_cycles)" -gt 0 ] 2>/dev/null &&
+wants l2-emulated &&
 	arm l2-emulated --emulated edu --bdf "" --iterations 1 --cycles "$(arg emulated_cycles)"
 
 # SIGKILL mid-run, then --restore: edu must go back to no driver.
+wants sigkill || finish 0
 frame start sigkill
 /work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
 	--results /tmp/results/sigkill --quiet --cycles 100000000 2>/tmp/sigkill.err &
