@@ -10,12 +10,14 @@ out=${1:?usage: nested-full-collect.sh DIR [ELAPSED_S] [TIMED_OUT]}
 elapsed=${2:-null}
 timed_out=${3:-0}
 cat "$out"/boot-*/frames.log 2>/dev/null | tr -d '\r' | grep -a '^BT1 ' >"$out/frames.txt"
-for a in default no-mmap l2-emulated sigkill; do
+for a in default no-mmap l2-emulated sigint sigkill; do
 	sed -n "s/^BT1 rec $a //p" "$out/frames.txt" >"$out/$a.jsonl"
 done
 jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
 	--slurpfile e "$out/l2-emulated.jsonl" \
 	--arg sigkill "$(sed -n 's/^BT1 out sigkill //p' "$out/frames.txt" | paste -sd'|' -)" \
+	--arg sigint "$(sed -n 's/^BT1 out sigint //p' "$out/frames.txt")" \
+	--slurpfile si "$out/sigint.jsonl" \
 	--argjson elapsed "$elapsed" --argjson timed_out "$timed_out" \
 	--arg done "$(grep -c '^BT1 done' "$out/frames.txt" | grep -qx 2 && echo 1)" '
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
@@ -30,12 +32,14 @@ jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
 	{schema: "bartoggle.nested-full/1", complete: ($done == "1"), timed_out: ($timed_out == 1),
 	 elapsed_s: $elapsed, default: ($d | arm), no_mmap: ($n | arm),
 	 l2_emulated: (if ($e | length) > 0 then ($e | arm) else null end),
+	 sigint: {state: $sigint, record: ($si | first | if . then {verdict, error, cycles: .counts.cycles} else null end)},
 	 sigkill_restore: ($sigkill | split("|"))}' >"$out/summary.json.tmp" &&
 	mv "$out/summary.json.tmp" "$out/summary.json"
 jq -r '"nested-full: default: \(.default.runs) runs, \(.default.outcomes | tojson), time to VM death median \(.default.time_to_death_ms.median) ms (min \(.default.time_to_death_ms.min), max \(.default.time_to_death_ms.max))",
 	"nested-full: default signature: \(.default.signatures | join("; "))",
 	"nested-full: x-no-mmap: \(.no_mmap.runs) runs, \(.no_mmap.outcomes | tojson), \(.no_mmap.cycles) cycles, \(.no_mmap.window_hits) window hits, \(.no_mmap.ur_reads) UR reads, \(.no_mmap.ur_violations) UR violations",
 	"nested-full: l2-emulated: \(if .l2_emulated then "\(.l2_emulated.outcomes | tojson), \(.l2_emulated.cycles) cycles" else "not run" end)",
+	"nested-full: sigint: \(.sigint.state); record \(.sigint.record | tojson)",
 	"nested-full: sigkill/restore: \(.sigkill_restore | join("; "))",
 	"nested-full: \(if .complete then "complete" else "INCOMPLETE" end) in \(.elapsed_s) s; results in '"$out"'"' "$out/summary.json" >&2
 grep '^BT1 error' "$out/frames.txt" >&2

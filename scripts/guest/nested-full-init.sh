@@ -58,15 +58,37 @@ wants no-mmap && arm no-mmap --no-mmap --iterations 1 --cycles "$(arg nommap_cyc
 wants l2-emulated &&
 	arm l2-emulated --emulated edu --bdf "" --iterations 1 --cycles "$(arg emulated_cycles)"
 
-# SIGKILL mid-run, then --restore: edu must go back to no driver.
 wants sigkill || finish 0
+
+# wait_bound PID: until the runner has bound edu (journal written) and run a while.
+wait_bound() {
+	i=0
+	while [ "$i" -lt 300 ] && [ ! -e /run/bartoggle/journal.json ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 3
+}
+
+# SIGINT mid-run: the runner unwinds, records the run and restores edu itself.
+frame start sigint
+/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
+	--results /tmp/results/sigint --quiet --no-mmap --cycles 100000000 2>/tmp/sigint.err &
+pid=$!
+wait_bound
+driver=$(basename "$(readlink "/sys/bus/pci/devices/$edu/driver")")
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+frame_file err sigint /tmp/sigint.err
+for f in /tmp/results/sigint/*/records.jsonl; do [ -f "$f" ] && frame_file rec sigint "$f"; done
+after=$(readlink "/sys/bus/pci/devices/$edu/driver")
+frame out sigint "while running: driver=$driver; after SIGINT: exit=$rc driver=${after:+$(basename "$after")} journal=$([ -e /run/bartoggle/journal.json ] && echo present || echo absent)"
+frame end sigint "$rc"
+
+# SIGKILL mid-run, then --restore: edu must go back to no driver.
 frame start sigkill
 /work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
-	--results /tmp/results/sigkill --quiet --cycles 100000000 2>/tmp/sigkill.err &
+	--results /tmp/results/sigkill --quiet --no-mmap --cycles 100000000 2>/tmp/sigkill.err &
 pid=$!
-i=0
-while [ "$i" -lt 300 ] && [ ! -e /run/bartoggle/journal.json ]; do sleep 0.1; i=$((i + 1)); done
-sleep 3
+wait_bound
 driver=$(basename "$(readlink "/sys/bus/pci/devices/$edu/driver")")
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null

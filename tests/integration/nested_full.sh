@@ -23,7 +23,7 @@ rc=$?
 [ "$rc" = 4 ] && t_skip_all "$(grep -m1 'kernel-fetch: cannot' "$OUT.err")"
 s=$OUT/summary.json
 
-t_plan 9
+t_plan 10
 sed 's/^/# /' "$OUT.err" | grep '^# nested-full:'
 t_check "L1 finished (exit $rc)" jq_true "$s" '.complete and (.timed_out | not)'
 t_check "default: vm-stopped in $RUNS/$RUNS runs" jq_true "$s" \
@@ -40,6 +40,8 @@ t_check "x-no-mmap: survived 20000 cycles, the window was hit" jq_true "$s" \
 t_check "x-no-mmap: every read in the window got 0 from QEMU (UR violated), FAIL under strict" bash -c "
 	jqs '.no_mmap.ur_violations == .no_mmap.window_hits and .no_mmap.ur_reads == 0' <'$s' &&
 	jqs -s 'all(.verdict == \"FAIL\" and .ur_check == \"strict\")' <'$OUT/no-mmap.jsonl'"
+t_check "SIGINT: the run recorded as interrupted, edu restored by the runner itself" jq_true "$s" \
+	'.sigint.state == "while running: driver=vfio-pci; after SIGINT: exit=1 driver= journal=absent" and .sigint.record.error == "interrupted by a signal" and .sigint.record.verdict == "ERROR"'
 t_check "SIGKILL: edu bound to vfio-pci and journaled while running" jq_true "$s" \
 	'.sigkill_restore[0] == "while running: driver=vfio-pci journal=present"'
 t_check "--restore: QEMU stopped, edu back to no driver, journal gone" jq_true "$s" \
