@@ -95,7 +95,9 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 	add_arg(argv, &n, "-initrd");
 	add_arg(argv, &n, "%s/initramfs.cpio.gz", env->image);
 	add_arg(argv, &n, "-append");
-	add_arg(argv, &n, "console=ttyS0 panic=-1 bt.mode=serve bt.id=%s", env->device_id);
+	/* idle=poll under TCG: see guest_tcg_cmdline in scripts/lib/guest.sh. */
+	add_arg(argv, &n, "console=ttyS0 panic=-1 bt.mode=serve bt.id=%s%s", env->device_id,
+		strcmp(env->accel, "kvm") ? " idle=poll" : "");
 	add_arg(argv, &n, "-serial");
 	add_arg(argv, &n, "file:%s/console.log", it->dir);
 	add_arg(argv, &n, "-serial");

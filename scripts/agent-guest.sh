@@ -54,7 +54,7 @@ log "booting $(cat "$out/image/kernel-release") ($accel), mode $mode, $cycles cy
 guest_boot "$out" $(( $(date +%s) + timeout )) 60 "$qemu" "${machine[@]}" \
 	-machine q35 -smp 2 -m 512M -device edu \
 	-kernel "$out/image/vmlinuz" -initrd "$out/image/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 bt.mode=$mode bt.cycles=$cycles"
+	-append "console=ttyS0 panic=-1 bt.mode=$mode bt.cycles=$cycles $(guest_tcg_cmdline)"
 guest_frames "$out"
 for step in $(awk '$2 == "start" { print $3 }' "$out/frames.txt"); do
 	sed -n "s/^BT1 out $step //p" "$out/frames.txt" >"$out/$step.out"

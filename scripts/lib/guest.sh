@@ -27,6 +27,13 @@ guest_accel() {
 	fi
 }
 
+# Kernel options for a guest under TCG: a halted vCPU there has been seen to
+# miss its timer wakeup for minutes (RCU stall, "timer wakeup didn't happen",
+# the pinned hammer never scheduled). idle=poll keeps vCPUs out of HLT.
+guest_tcg_cmdline() {
+	[ "$accel" = tcg ] && echo idle=poll
+}
+
 # guest_boot OUT DEADLINE STALL QEMU ARGS...: one boot, until QEMU exits,
 # the epoch-second DEADLINE passes, or the guest is silent on both serial
 # ports for STALL seconds. Sets qemu_rc, timed_out, stalled.
