@@ -603,6 +603,8 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 			snprintf(it->agent_error, sizeof(it->agent_error),
 				 "agent socket: %s", strerror(-ret));
 	}
+	if (ret && run_interrupted)	/* the signal cut the setup short */
+		snprintf(it->agent_error, sizeof(it->agent_error), "interrupted by a signal");
 	if (ret) {
 		drain_stderr(&vm, it);
 		it->outcome = BT_OUTCOME_SETUP_ERROR;

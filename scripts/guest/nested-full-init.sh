@@ -60,20 +60,21 @@ wants l2-emulated &&
 
 wants sigkill || finish 0
 
-# wait_bound PID: until the runner has bound edu (journal written) and run a while.
-wait_bound() {
+# long_run NAME: a run that would go on for ages, in the background; once it
+# has bound edu (journal written) and run a while, $pid and $driver are set.
+long_run() {
+	/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
+		--results "/tmp/results/$1" --quiet --no-mmap --cycles 100000000 2>"/tmp/$1.err" &
+	pid=$!
 	i=0
 	while [ "$i" -lt 300 ] && [ ! -e /run/bartoggle/journal.json ]; do sleep 0.1; i=$((i + 1)); done
 	sleep 3
+	driver=$(basename "$(readlink "/sys/bus/pci/devices/$edu/driver")")
 }
 
 # SIGINT mid-run: the runner unwinds, records the run and restores edu itself.
 frame start sigint
-/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
-	--results /tmp/results/sigint --quiet --no-mmap --cycles 100000000 2>/tmp/sigint.err &
-pid=$!
-wait_bound
-driver=$(basename "$(readlink "/sys/bus/pci/devices/$edu/driver")")
+long_run sigint
 kill -INT "$pid"
 wait "$pid"
 rc=$?
@@ -85,11 +86,7 @@ frame end sigint "$rc"
 
 # SIGKILL mid-run, then --restore: edu must go back to no driver.
 frame start sigkill
-/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm \
-	--results /tmp/results/sigkill --quiet --no-mmap --cycles 100000000 2>/tmp/sigkill.err &
-pid=$!
-wait_bound
-driver=$(basename "$(readlink "/sys/bus/pci/devices/$edu/driver")")
+long_run sigkill
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 frame out sigkill "while running: driver=$driver journal=$([ -e /run/bartoggle/journal.json ] && echo present || echo absent)"
