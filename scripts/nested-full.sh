@@ -71,18 +71,33 @@ cp "$run" "$agent" "$out/work/bin/"
 # Two L1 boots: the x-no-mmap arm needs one L1 vCPU (README, "The x-no-mmap
 # arm"), while an L2 with its BAR mmapped starves a one-vCPU L1 under TCG
 # (L1 goes silent from L2's boot on), so the other arms run on two.
+# An L1 that goes silent (TCG freezes one in tens of runs; it beats every
+# 2 s) is stopped and its boot done once more; the frozen one's logs are
+# kept in boot-NAME/attempt-1.
 boot() {
-	local name=$1 smp=$2 arms=$3
-	mkdir -p "$out/boot-$name"
-	log "booting L1 ($accel, $smp vCPU): $arms"
-	guest_boot "$out/boot-$name" $(( start + timeout )) 120 "$qemu" "${machine[@]}" \
+	local name=$1 smp=$2 arms=$3 dir=$out/boot-$1 attempt
+	for attempt in 1 2; do
+		mkdir -p "$dir"
+		log "booting L1 ($accel, $smp vCPU): $arms"
+		boot_once "$dir" "$smp" "$arms"
+		[ "$stalled" = 1 ] && [ "$attempt" = 1 ] || break
+		mkdir -p "$dir/attempt-1"
+		mv "$dir"/{console.log,frames.log,qemu.log} "$dir/attempt-1/"
+		log "L1 froze during $arms; booting it again (frozen logs in $dir/attempt-1)"
+		frozen_boots=$(( ${frozen_boots:-0} + 1 ))
+	done
+	timed_out_any=$(( ${timed_out_any:-0} | timed_out ))
+}
+
+boot_once() {
+	local dir=$1 smp=$2 arms=$3
+	guest_boot "$dir" $(( start + timeout )) 60 "$qemu" "${machine[@]}" \
 		-machine q35,kernel-irqchip=split -smp "$smp" -m 2G \
 		-kernel "$out/l1image/vmlinuz" -initrd "$out/l1image/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 intel_iommu=on bt.arms=$arms bt.iterations=$iterations bt.cycles=$cycles bt.nommap_cycles=$nommap_cycles bt.nommap_args=$nommap_args bt.emulated_cycles=$emulated_cycles" \
 		-device intel-iommu,intremap=on,caching-mode=on -device edu \
 		-virtfs local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on \
 		-virtfs "local,path=$out/work,mount_tag=work,security_model=none"
-	timed_out_any=$(( ${timed_out_any:-0} | timed_out ))
 }
 start=$(date +%s)
 arms=sigkill
