@@ -99,26 +99,7 @@ START_TEST(pci_ids)
 }
 END_TEST
 
-/* A writable copy of the fake guest tree. */
 static char tree[64];
-
-static void copy_tree(void)
-{
-	char cmd[256];
-
-	snprintf(tree, sizeof(tree), "/tmp/bt-agent-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tree));
-	snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", GUEST, tree);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void remove_tree(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 static uint16_t command_of(const char *bdf)
 {
@@ -141,7 +122,7 @@ START_TEST(run_engine_on_files)
 	struct agent_run r;
 	struct agent_counts c;
 
-	copy_tree();
+	bt_test_copy_tree(GUEST, tree);
 	agent_opts_default(&o, 2);
 	o.have_id = true;
 	o.vendor = 0x1234;
@@ -168,7 +149,7 @@ START_TEST(run_engine_on_files)
 	ck_assert_uint_eq(c.faults, 0);
 	agent_dev_close(&d);
 	ck_assert_uint_eq(command_of("0000:00:01.0"), 0x0545);	/* as found */
-	remove_tree();
+	bt_test_remove_tree(tree);
 }
 END_TEST
 
@@ -179,7 +160,7 @@ START_TEST(unbinds_the_driver)
 	char path[160], buf[32] = "";
 	int fd;
 
-	copy_tree();
+	bt_test_copy_tree(GUEST, tree);
 	agent_opts_default(&o, 2);
 	o.device = "0000:00:03.0";
 	ck_assert_int_eq(agent_dev_open(&d, tree, &o, err, sizeof(err)), 0);
@@ -191,7 +172,7 @@ START_TEST(unbinds_the_driver)
 	close(fd);
 	ck_assert_str_eq(buf, "0000:00:03.0");
 	agent_dev_close(&d);
-	remove_tree();
+	bt_test_remove_tree(tree);
 }
 END_TEST
 

@@ -86,16 +86,6 @@ END_TEST
 
 static char tree[64];
 
-static void copy_tree(void)
-{
-	char cmd[256];
-
-	snprintf(tree, sizeof(tree), "/tmp/bt-bind-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tree));
-	snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", HOST, tree);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 static void slurp(const char *rel, char *buf, size_t len)
 {
 	char path[256];
@@ -117,7 +107,7 @@ START_TEST(journal_apply_and_restore)
 	size_t echolen = 0;
 	FILE *out;
 
-	copy_tree();
+	bt_test_copy_tree(HOST, tree);
 	snprintf(sys, sizeof(sys), "%s/sys", tree);
 	snprintf(proc, sizeof(proc), "%s/proc", tree);
 	snprintf(journal, sizeof(journal), "%s/journal.json", tree);
@@ -157,8 +147,7 @@ START_TEST(journal_apply_and_restore)
 	snprintf(cmd, sizeof(cmd), "echo '{\"devices\": 7}' > %s", journal);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(bt_bind_restore(&h, journal, NULL, why, sizeof(why)), -EINVAL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
-	ck_assert_int_eq(system(cmd), 0);
+	bt_test_remove_tree(tree);
 }
 END_TEST
 

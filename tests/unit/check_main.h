@@ -4,6 +4,7 @@
 #define BARTOGGLE_CHECK_MAIN_H
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifndef BT_TEST_DATA
@@ -11,6 +12,26 @@
 #endif
 
 Suite *make_suite(void);
+
+/* A writable copy of a fake sysfs tree: tests write into it, never into
+ * tests/data. @tree holds at least 64 bytes. */
+static inline void bt_test_copy_tree(const char *src, char *tree)
+{
+	char cmd[512];
+
+	snprintf(tree, 64, "/tmp/bt-tree-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tree));
+	snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", src, tree);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static inline void bt_test_remove_tree(const char *tree)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+	ck_assert_int_eq(system(cmd), 0);
+}
 
 int main(void)
 {
