@@ -51,7 +51,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: bartoggle-run [--config FILE] [options]\n"
-		"       bartoggle-run --restore [--journal FILE]\n\n"
+		"       bartoggle-run --restore [--journal FILE]\n"
+		"       bartoggle-run report [--help] [DIR|FILE...]\n\n"
 		"Boots QEMU with the device assigned (or QEMU's emulated edu), runs\n"
 		"bartoggle-agent in the guest to toggle PCI_COMMAND.MEM while hammering the BAR,\n"
 		"and classifies how each VM ends. Results: <results>/<UTC>-<host>/.\n\n"
@@ -173,8 +174,7 @@ out:
 	return ret;
 }
 
-/* scripts/ beside the build directory holding this binary. */
-static void find_scripts(char *out, size_t len)
+void find_scripts(char *out, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -459,24 +459,15 @@ struct totals {
 	uint64_t cycles, window_hits, ur_violations, failures;
 };
 
-static void write_text(const char *path, const char *text)
+static void write_or_warn(const char *path, const char *text)
 {
-	char tmp[PATH_MAX + 8];
-	FILE *f;
+	int ret = __bt_write_file_atomic(path, text);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fputs(text, f);
-	fflush(f);
-	fsync(fileno(f));
-	fclose(f);
-	rename(tmp, path);
+	if (ret)
+		bt_err("cannot write %s: %s", path, strerror(-ret));
 }
 
-static void write_summary(const struct run_env *env, const struct totals *t,
-			  const char *argv_line)
+static void write_summary(const struct run_env *env, const struct totals *t)
 {
 	const struct bt_config *c = env->cfg;
 	struct json_object *s = json_object_new_object(), *o;
@@ -490,7 +481,7 @@ static void write_summary(const struct run_env *env, const struct totals *t,
 	bt_utc_now(now, sizeof(now));
 	bt_json_set_str(s, "schema", "bartoggle.summary/1");
 	bt_json_set_str(s, "time", now);
-	bt_json_set_str(s, "command", argv_line);
+	bt_json_set_str(s, "command", bt_record_command());
 	bt_json_set_u64(s, "runs", t->runs);
 	bt_json_set_u64(s, "pass", t->pass);
 	bt_json_set_u64(s, "fail", t->fail);
@@ -504,7 +495,7 @@ static void write_summary(const struct run_env *env, const struct totals *t,
 	bt_json_set_str(s, "verdict", t->fail ? "FAIL" : t->other ? "ERROR" : "PASS");
 	json_object_object_add(s, "config", bt_config_json(c));
 	snprintf(path, sizeof(path), "%s/summary.json", env->dir);
-	write_text(path, json_object_to_json_string_ext(s, JSON_C_TO_STRING_PRETTY));
+	write_or_warn(path, json_object_to_json_string_ext(s, JSON_C_TO_STRING_PRETTY));
 	json_object_put(s);
 
 	m = open_memstream(&text, &len);
@@ -517,7 +508,7 @@ static void write_summary(const struct run_env *env, const struct totals *t,
 	fprintf(m, "Device:         %s %s %s\n", c->emulated[0] ? "emulated" : c->bdf,
 		env->device_id, env->device_name);
 	fprintf(m, "Guest kernel:   %s\n", env->guest_kernel);
-	fprintf(m, "Command:        %s\n", argv_line);
+	fprintf(m, "Command:        %s\n", bt_record_command());
 	fprintf(m, "Arm:            %s, %s access, width %llu, dwell off/on %llu/%llu us\n",
 		c->no_mmap ? "x-no-mmap (trapped)" : "mmap (memslot)", c->access,
 		(unsigned long long)c->width, (unsigned long long)c->dwell_off_us,
@@ -543,7 +534,7 @@ static void write_summary(const struct run_env *env, const struct totals *t,
 	fprintf(m, "Date:           %s\n", now);
 	fclose(m);
 	snprintf(path, sizeof(path), "%s/evidence.txt", env->dir);
-	write_text(path, text);
+	write_or_warn(path, text);
 	free(text);
 }
 
@@ -594,19 +585,20 @@ int main(int argc, char **argv)
 	struct bt_bind_plan plan = { 0 };
 	struct args a = { .journal = DEFAULT_JOURNAL };
 	struct totals t = { 0 };
-	char err[512], host[64] = "host", now[32], path[PATH_MAX + 64], argv_line[2048] = "";
+	char err[512], host[64] = "host", now[32], path[PATH_MAX + 64];
 	struct bt_ktap k;
 	bool bound = false;
 	FILE *ktap;
-	int ret, i, q, n;
+	int ret, i, q;
 
 	bt_log_init(argv[0], BT_LOG_INFO);
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return report_main(argc - 1, argv + 1);
 	bt_config_default(&cfg);
 	ret = parse(argc, argv, &cfg, &a);
 	if (ret)
 		return ret > 0 ? BT_EXIT_PASS : BT_EXIT_USAGE;
-	for (i = 0, n = 0; i < argc && n < (int)sizeof(argv_line) - 2; i++)
-		n += snprintf(argv_line + n, sizeof(argv_line) - n, "%s%s", i ? " " : "", argv[i]);
+	bt_record_set_argv(argc, argv);
 	bt_host_paths_default(&hp);
 	if (a.restore)
 		return restore(&hp, a.journal);
@@ -664,7 +656,7 @@ int main(int argc, char **argv)
 	if (!ktap)
 		ktap = stderr;
 	bt_ktap_init(&k, ktap, cfg.nqemu * (int)cfg.iterations);
-	bt_ktap_diag(&k, "bartoggle-run %s: %s", bt_version, argv_line);
+	bt_ktap_diag(&k, "bartoggle-run %s: %s", bt_version, bt_record_command());
 	snprintf(path, sizeof(path), "%s/records.jsonl", env.dir);
 	bt_info("results in %s", env.dir);
 
@@ -710,7 +702,7 @@ int main(int argc, char **argv)
 	bt_ktap_totals(&k);
 	if (ktap != stderr)
 		fclose(ktap);
-	write_summary(&env, &t, argv_line);
+	write_summary(&env, &t);
 	ret = t.fail || t.other || !t.runs ? BT_EXIT_FAIL : BT_EXIT_PASS;
 	if (run_interrupted)
 		bt_warn("interrupted: %d run(s) recorded, results kept", t.runs);

@@ -56,6 +56,13 @@ struct iteration {
 
 extern volatile int run_interrupted;
 
+/* scripts/ beside the build directory holding this binary, or
+ * $BARTOGGLE_SCRIPTS. */
+void find_scripts(char *out, size_t len);
+
+/* "bartoggle-run report ...": @argv[0] is "report". */
+int report_main(int argc, char **argv);
+
 /* Stop a QEMU left by a killed runner (its pid file), by PID. */
 void stop_orphan_qemu(const char *pidfile);
 

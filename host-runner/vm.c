@@ -392,6 +392,20 @@ struct loop {
 	uint64_t t_boot, t_start, last_beat, last_progress_print;
 };
 
+/* The agent's counters over time: the report's toggle-rate plot of a soak. */
+static void keep_progress(struct iteration *it, const char *line)
+{
+	char path[PATH_MAX + 16], *copy;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/progress.jsonl", it->dir);
+	BT_ASSERT(asprintf(&copy, "%s\n", line) > 0, "out of memory");
+	ret = bt_append_line(path, copy);
+	if (ret)
+		bt_debug("%s: %s", path, strerror(-ret));
+	free(copy);
+}
+
 static void on_agent_line(const struct run_env *env, struct vm *vm,
 			  struct iteration *it, struct loop *l, const char *line)
 {
@@ -412,8 +426,10 @@ static void on_agent_line(const struct run_env *env, struct vm *vm,
 		l->t_start = bt_now_ns();
 	} else if (!strcmp(t, "progress")) {
 		read_counts(msg, it);
+		keep_progress(it, line);
 	} else if (!strcmp(t, "done")) {
 		read_counts(msg, it);
+		keep_progress(it, line);
 		it->finished = true;
 		l->phase = ENDED;
 	} else if (!strcmp(t, "error")) {

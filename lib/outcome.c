@@ -84,6 +84,11 @@ enum bt_verdict bt_verdict_of(enum bt_outcome outcome, uint64_t window_hits,
 	return window_hits ? BT_VERDICT_PASS : BT_VERDICT_ERROR;
 }
 
+bool bt_outcome_failing(enum bt_outcome outcome)
+{
+	return outcome < BT_OUTCOME_NR && outcomes[outcome].class == FAILING;
+}
+
 static const struct {
 	const char *name;
 	int exit_code;
@@ -98,6 +103,19 @@ static const struct {
 const char *bt_verdict_name(enum bt_verdict verdict)
 {
 	return verdicts[verdict].name;
+}
+
+int bt_verdict_parse(const char *name, enum bt_verdict *verdict)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++) {
+		if (!strcmp(verdicts[i].name, name)) {
+			*verdict = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 int bt_verdict_exit_code(enum bt_verdict verdict)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,42 @@ struct json_object *bt_json_set_obj(struct json_object *o, const char *key)
 	return child;
 }
 
+static char command[4096];
+
+void bt_record_set_argv(int argc, char **argv)
+{
+	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789_@%+=:,./-";
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < argc && n + 4 < sizeof(command); i++) {
+		const char *a = argv[i];
+		bool plain = *a && strspn(a, safe) == strlen(a);
+
+		if (i)
+			command[n++] = ' ';
+		if (!plain)
+			command[n++] = '\'';
+		for (; *a && n + 6 < sizeof(command); a++) {
+			if (*a == '\'' && !plain) {
+				memcpy(command + n, "'\\''", 4);
+				n += 4;
+			} else {
+				command[n++] = *a;
+			}
+		}
+		if (!plain)
+			command[n++] = '\'';
+	}
+	command[n] = '\0';
+}
+
+const char *bt_record_command(void)
+{
+	return command;
+}
+
 struct json_object *bt_record_new(const char *tool)
 {
 	struct json_object *rec = json_object_new_object(), *host;
@@ -88,12 +126,19 @@ struct json_object *bt_record_new(const char *tool)
 	host = bt_json_set_obj(rec, "host");
 	gethostname(hostname, sizeof(hostname) - 1);
 	bt_json_set_str(host, "hostname", hostname);
-	bt_json_set_str(host, "kernel", uname(&uts) ? "unknown" : uts.release);
+	if (uname(&uts)) {
+		bt_json_set_str(host, "kernel", "unknown");
+		bt_json_set_null(host, "kernel_build");
+	} else {
+		bt_json_set_str(host, "kernel", uts.release);
+		bt_json_set_str(host, "kernel_build", uts.version);
+	}
 	mfi = bt_kvm_probe_cap(KVM_CAP_MEMORY_FAULT_INFO);
 	if (mfi < 0)
 		bt_json_set_null(host, "memory_fault_info");
 	else
 		bt_json_set_u64(host, "memory_fault_info", mfi);
+	bt_json_set_str(rec, "command", command[0] ? command : NULL);
 	return rec;
 }
 
@@ -151,18 +196,15 @@ char *bt_record_line(struct json_object *rec)
 	return line;
 }
 
-int bt_record_append(const char *path, struct json_object *rec)
+int bt_append_line(const char *path, const char *line)
 {
-	char *line = bt_record_line(rec);
 	size_t len = strlen(line);
 	ssize_t n;
 	int fd, ret = 0;
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	n = write(fd, line, len);
 	if (n < 0)
 		ret = -errno;
@@ -172,7 +214,37 @@ int bt_record_append(const char *path, struct json_object *rec)
 		ret = -errno;
 	if (close(fd) && !ret)
 		ret = -errno;
-out:
+	return ret;
+}
+
+int __bt_write_file_atomic(const char *path, const char *text)
+{
+	char tmp[PATH_MAX + 8];
+	size_t len = strlen(text);
+	int fd, ret = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		ret = errno ? -errno : -EIO;
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int bt_record_append(const char *path, struct json_object *rec)
+{
+	char *line = bt_record_line(rec);
+	int ret = bt_append_line(path, line);
+
 	free(line);
 	return ret;
 }

@@ -1037,6 +1037,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	bt_log_init(argv[0], BT_LOG_INFO);
+	bt_record_set_argv(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	switch (repro_parse_options(argc, argv, &o, err, sizeof(err))) {
 	case REPRO_PARSE_HELP:

@@ -43,6 +43,8 @@ const char *bt_outcome_help(enum bt_outcome outcome);
  * a single efault is never hidden behind a million UR exits.
  */
 enum bt_outcome bt_outcome_worse(enum bt_outcome a, enum bt_outcome b);
+/* A VM-fatal (or host-harming) outcome: a failure event for the statistics. */
+bool bt_outcome_failing(enum bt_outcome outcome);
 
 /*
  * PASS needs a passing outcome, the disabled window really hit, and UR
@@ -52,6 +54,8 @@ enum bt_outcome bt_outcome_worse(enum bt_outcome a, enum bt_outcome b);
 enum bt_verdict bt_verdict_of(enum bt_outcome outcome, uint64_t window_hits,
 			      uint64_t ur_violations);
 const char *bt_verdict_name(enum bt_verdict verdict);
+/* -EINVAL when @name is not a verdict. */
+int bt_verdict_parse(const char *name, enum bt_verdict *verdict);
 int bt_verdict_exit_code(enum bt_verdict verdict);
 
 #endif

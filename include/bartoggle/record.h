@@ -21,8 +21,16 @@
 void bt_utc_now(char *buf, size_t len);
 
 /*
- * A new record with schema, tool, version, time and host {hostname, kernel,
- * memory_fault_info (null when /dev/kvm cannot be opened)}.
+ * Remember the command line, shell-quoted, for the "command" field of every
+ * record made after it: evidence must say exactly what was run.
+ */
+void bt_record_set_argv(int argc, char **argv);
+const char *bt_record_command(void);	/* "" before bt_record_set_argv() */
+
+/*
+ * A new record with schema, tool, version, time, host {hostname, kernel,
+ * kernel_build (uname -v), memory_fault_info (null when /dev/kvm cannot be
+ * opened)} and command (null when never set).
  */
 struct json_object *bt_record_new(const char *tool);
 
@@ -44,8 +52,12 @@ struct json_object *bt_json_set_obj(struct json_object *o, const char *key);
 
 /* The record as one line with '\n', malloc'd. */
 char *bt_record_line(struct json_object *rec);
-/* Append one line to @path (created 0644) and fsync. 0 or -errno. */
+/* Append @line (ending in '\n') to @path (created 0644) in one write, and
+ * fsync. 0 or -errno. */
+int bt_append_line(const char *path, const char *line);
 int bt_record_append(const char *path, struct json_object *rec);
+/* @text to @path via @path.tmp, fsync and rename: never half a file. */
+int __bt_write_file_atomic(const char *path, const char *text);
 
 struct bt_ktap {
 	FILE *out;
