@@ -3,6 +3,7 @@
 #   make all     build/bartoggle-repro and libbartoggle.a
 #   make check   deps, build, unit + integration tests
 #   make demo    deps, build, the main job on the embedded default
+#   make report  deps, build, survival statistics over results/
 # Honours CC, CFLAGS, LDFLAGS, O= (build directory).
 
 O		?= build
@@ -136,6 +137,12 @@ BENCH_CYCLES	?= 2000
 bench: deps
 	@$(MAKE) --no-print-directory $(AGENT) $(RAWTOGGLE)
 	@scripts/bench.sh --agent $(AGENT) --raw $(RAWTOGGLE) --cycles $(BENCH_CYCLES)
+
+# Every records.jsonl under results/ (or REPORT_ARGS) into results/report/.
+REPORT_ARGS ?=
+report: deps
+	@$(MAKE) --no-print-directory $(RUN)
+	@$(RUN) report $(REPORT_ARGS)
 
 clean:
 	rm -rf $(O)

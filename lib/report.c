@@ -556,11 +556,14 @@ static void bound_cell(const struct bt_survival *s, char *buf, size_t len)
 
 	if (!s->cycles) {
 		snprintf(buf, len, "-");
+	} else if (!s->failures && s->p_upper > 0.1) {
+		snprintf(buf, len, "p < %.3g", s->p_upper);
 	} else if (!s->failures) {
 		bt_one_in(s->p_upper, one_in, sizeof(one_in));
 		snprintf(buf, len, "< 1 in %s", one_in);
 	} else {
-		snprintf(buf, len, "1 in %.4g (mean)", s->mean_cycles_between_failures);
+		bt_group_digits(s->mean_cycles_between_failures, one_in, sizeof(one_in));
+		snprintf(buf, len, "1 in %s (mean)", one_in);
 	}
 }
 

@@ -131,19 +131,11 @@ double bt_binom_upper(uint64_t x, uint64_t n, double confidence)
 	return beta_quantile(x + 1.0, n - x, confidence);
 }
 
-void bt_one_in(double p, char *buf, size_t len)
+void bt_group_digits(double n, char *buf, size_t len)
 {
 	char digits[32];
-	double n, scale;
 	size_t i, nd, out = 0;
 
-	if (!(p > 0) || p >= 1) {
-		snprintf(buf, len, "%s", p >= 1 ? "1" : "inf");
-		return;
-	}
-	n = 1.0 / p;
-	scale = n >= 1000 ? pow(10, floor(log10(n)) - 2) : 1;
-	n = floor(n / scale + 1e-9) * scale;
 	snprintf(digits, sizeof(digits), "%.0f", n);
 	nd = strlen(digits);
 	for (i = 0; i < nd && out + 2 < len; i++) {
@@ -152,6 +144,19 @@ void bt_one_in(double p, char *buf, size_t len)
 		buf[out++] = digits[i];
 	}
 	buf[out] = '\0';
+}
+
+void bt_one_in(double p, char *buf, size_t len)
+{
+	double n, scale;
+
+	if (!(p > 0) || p >= 1) {
+		snprintf(buf, len, "%s", p >= 1 ? "1" : "inf");
+		return;
+	}
+	n = 1.0 / p;
+	scale = n >= 1000 ? pow(10, floor(log10(n)) - 2) : 1;
+	bt_group_digits(floor(n / scale + 1e-9) * scale, buf, len);
 }
 
 double bt_quantile(const double *sorted, size_t n, double q)

@@ -103,15 +103,20 @@ void bt_survival_words(const struct bt_survival *s, char *buf, size_t len)
 		return;
 	}
 	if (!s->failures) {
-		bt_one_in(s->p_upper, one_in, sizeof(one_in));
-		snprintf(buf, len, "0 VM-fatal events in %llu cycles: per-cycle probability < %.3g "
-			 "(95%% one-sided upper, exact), fewer than 1 in %s cycles",
-			 (unsigned long long)s->cycles, s->p_upper, one_in);
+		int n = snprintf(buf, len, "0 VM-fatal events in %llu cycle%s: per-cycle probability "
+				 "< %.3g (95%% one-sided upper, exact)", (unsigned long long)s->cycles,
+				 s->cycles == 1 ? "" : "s", s->p_upper);
+
+		/* "fewer than 1 in 1 cycles" is true and useless. */
+		if (s->p_upper <= 0.1 && n > 0 && (size_t)n < len) {
+			bt_one_in(s->p_upper, one_in, sizeof(one_in));
+			snprintf(buf + n, len - n, ", fewer than 1 in %s cycles", one_in);
+		}
 		return;
 	}
+	bt_group_digits(s->mean_cycles_between_failures, one_in, sizeof(one_in));
 	snprintf(buf, len, "%llu VM-fatal event%s in %llu cycles: per-cycle probability %.3g "
-		 "(95%% CI %.3g to %.3g, exact Clopper-Pearson), one every %.4g cycles on average",
+		 "(95%% CI %.3g to %.3g, exact Clopper-Pearson), one every %s cycles on average",
 		 (unsigned long long)s->failures, s->failures == 1 ? "" : "s",
-		 (unsigned long long)s->cycles, s->p, s->p_lo, s->p_hi,
-		 s->mean_cycles_between_failures);
+		 (unsigned long long)s->cycles, s->p, s->p_lo, s->p_hi, one_in);
 }

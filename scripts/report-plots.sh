@@ -58,8 +58,8 @@ draw() {
 			set ylabel "$4" noenhanced
 			set grid
 			set key outside bottom center vertical maxrows 6 noenhanced
-			$5
 			stats '$dir/$name.dat' using 1 nooutput
+			$5
 			ids = "$ids"
 			dash(i) = i % 4 + 1
 			plot for [i=0:STATS_blocks-1] '$dir/$name.dat' index i using 1:2 \

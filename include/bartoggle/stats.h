@@ -43,6 +43,8 @@ double bt_binom_upper(uint64_t x, uint64_t n, double confidence);
  * separators: 1.4979e-5 -> "66,700".
  */
 void bt_one_in(double p, char *buf, size_t len);
+/* @n rounded to an integer, with thousands separators: "10,502". */
+void bt_group_digits(double n, char *buf, size_t len);
 
 /* Quantile of a sorted array by linear interpolation (q in [0,1]). */
 double bt_quantile(const double *sorted, size_t n, double q);

@@ -37,12 +37,13 @@ run() {
 	local name=$1 json=$2
 	shift 2
 	rm -f "$json"
+	mkdir -p "$(dirname "$json")"
 	"$REPRO" --json "$json" "$@" >"$OUT/$name.ktap" 2>"$OUT/$name.err"
 	echo $?
 }
 
 for backing in shmem mprotect; do
-	j=$OUT/$backing-held.jsonl
+	j=$OUT/$backing-held/records.jsonl
 	rc=$(run "$backing-held" "$j" --backing "$backing" --mode held)
 	t_check "$backing held: exit $rc_want" [ "$rc" = "$rc_want" ]
 	t_check "$backing held: outcome $expect" jq_true "$j" \
@@ -58,7 +59,7 @@ for backing in shmem mprotect; do
 	fi
 	t_check "$backing held: KTAP" grep -q "^ok 4 re-enabled access resumes" "$OUT/$backing-held.ktap"
 
-	j=$OUT/$backing-race.jsonl
+	j=$OUT/$backing-race/records.jsonl
 	rc=$(run "$backing-race" "$j" --backing "$backing" --mode race --cycles "$CYCLES")
 	t_check "$backing race: exit $rc_want" [ "$rc" = "$rc_want" ]
 	t_check "$backing race: outcome $expect" jq_true "$j" \
@@ -84,7 +85,7 @@ done
 for v in "shmem write 1 1" "mprotect rw 8 1" "mprotect read 2 2" "shmem rw 4 2"; do
 	set -- $v
 	name=variant-$1-$2-$3-$4
-	j=$OUT/$name.jsonl
+	j=$OUT/$name/records.jsonl
 	rc=$(run "$name" "$j" --backing "$1" --mode race --access "$2" --width "$3" \
 		--vcpus "$4" --cycles 20000)
 	t_check "$name: exit $rc_want, outcome $expect" jq_true "$j" \
@@ -100,7 +101,7 @@ for v in "shmem write 1 1" "mprotect rw 8 1" "mprotect read 2 2" "shmem rw 4 2";
 done
 
 # Duration bound.
-j=$OUT/duration.jsonl
+j=$OUT/duration/records.jsonl
 rc=$(run duration "$j" --mode race --duration 1 --quiet)
 t_check "--duration 1 stops after about a second" jq_true "$j" \
 	".duration_s >= 1 and .duration_s < 3 and .options.cycles == 0 and $rc == $rc_want"

@@ -17,7 +17,7 @@ grep -q 'kernel-fetch: cannot' "$OUT"/demo/*/image.log 2>/dev/null &&
 d=$(ls -d "$OUT"/demo/*/ | head -n 1)
 r=$d/records.jsonl
 
-t_plan 14
+t_plan 15
 t_check "demo: exit 0, verdict PASS printed with the evidence path" bash -c "
 	[ $rc = 0 ] && grep -q '^verdict: PASS' '$OUT/demo.err' && grep -q '^evidence: .*evidence.txt' '$OUT/demo.err'"
 t_check "demo: survived 20000 cycles, the window was hit" jq_true "$r" \
@@ -26,6 +26,11 @@ t_check "demo: edu's zeros recorded as UR violations, not judged" jq_true "$r" \
 	'.ur_check == "record" and .counts.ur_violations == .counts.window_hits and .counts.ur_reads == 0'
 t_check "demo: record carries the effective config, QEMU and device" jq_true "$r" \
 	'.options.stress.cycles == 20000 and .options.device.emulated == "edu" and .qemu.version != "" and .device.vendor == "1234" and .device.device == "11e8" and .guest_kernel != null'
+t_check "demo: record has the command and kernel build; progress kept per run" bash -c "
+	jqs '(.command | test(\"^[^ ]*bartoggle-run --config configs/demo.ini\")) and
+	     (.host.kernel_build | length > 0) and (.logs | endswith(\"/qemu1-run1\"))' <'$r' &&
+	grep -q '\"type\":\"progress\"' '$d/qemu1-run1/progress.jsonl' &&
+	grep -q '\"type\":\"done\"' '$d/qemu1-run1/progress.jsonl'"
 t_check "demo: summary, KTAP and evidence" bash -c "
 	jqs '.runs == 1 and .pass == 1 and .verdict == \"PASS\"' <'$d/summary.json' &&
 	grep -q '^ok 1 .*survived, 20000 cycles' '$d/ktap.txt' &&

@@ -127,12 +127,17 @@ START_TEST(degenerate_input)
 	/* Two vCPUs failing in the one cycle they ran count once. */
 	const struct bt_run_obs clamp[] = { { 1, 2, 1.0 } };
 	const struct bt_run_obs none[] = { { 0, 0, NAN } };
+	const struct bt_run_obs single[] = { { 1, 0, NAN } };
 	struct bt_survival s;
-	char words[64];
+	char words[160];
 
 	ck_assert_int_eq(bt_survival_summarize(clamp, 1, &s), 0);
 	ck_assert_uint_eq(s.failures, 1);
 	ck_assert(s.p == 1.0);
+	ck_assert_int_eq(bt_survival_summarize(single, 1, &s), 0);
+	bt_survival_words(&s, words, sizeof(words));
+	ck_assert_str_eq(words, "0 VM-fatal events in 1 cycle: per-cycle probability < 0.95 "
+			 "(95% one-sided upper, exact)");
 	ck_assert_int_eq(bt_survival_summarize(none, 1, &s), -EINVAL);
 	ck_assert(isnan(s.p) && isnan(s.p_upper));
 	bt_survival_words(&s, words, sizeof(words));
