@@ -455,7 +455,7 @@ static void judge(const struct run_env *env, struct iteration *it)
 
 struct totals {
 	int runs, pass, fail, other;
-	int by_outcome[BT_OUTCOME_NR];
+	unsigned by_outcome[BT_OUTCOME_NR];
 	uint64_t cycles, window_hits, ur_violations, failures;
 };
 
@@ -470,7 +470,7 @@ static void write_or_warn(const char *path, const char *text)
 static void write_summary(const struct run_env *env, const struct totals *t)
 {
 	const struct bt_config *c = env->cfg;
-	struct json_object *s = json_object_new_object(), *o;
+	struct json_object *s = json_object_new_object();
 	char path[PATH_MAX + 32], *text = NULL, words[32], now[32];
 	struct utsname uts;
 	size_t len = 0;
@@ -488,10 +488,7 @@ static void write_summary(const struct run_env *env, const struct totals *t)
 	bt_json_set_u64(s, "error_or_skip", t->other);
 	bt_json_set_u64(s, "cycles", t->cycles);
 	bt_json_set_u64(s, "window_hits", t->window_hits);
-	o = bt_json_set_obj(s, "outcomes");
-	for (i = 0; i < BT_OUTCOME_NR; i++)
-		if (t->by_outcome[i])
-			bt_json_set_u64(o, bt_outcome_name(i), t->by_outcome[i]);
+	bt_json_set_outcome_counts(s, "outcomes", t->by_outcome);
 	bt_json_set_str(s, "verdict", t->fail ? "FAIL" : t->other ? "ERROR" : "PASS");
 	json_object_object_add(s, "config", bt_config_json(c));
 	snprintf(path, sizeof(path), "%s/summary.json", env->dir);
@@ -518,7 +515,7 @@ static void write_summary(const struct run_env *env, const struct totals *t)
 	fprintf(m, "Outcomes:      ");
 	for (i = 0; i < BT_OUTCOME_NR; i++)
 		if (t->by_outcome[i])
-			fprintf(m, " %s=%d", bt_outcome_name(i), t->by_outcome[i]);
+			fprintf(m, " %s=%u", bt_outcome_name(i), t->by_outcome[i]);
 	fprintf(m, "\nCycles:         %llu, window hits %llu, UR violations %llu (%s)\n",
 		(unsigned long long)t->cycles, (unsigned long long)t->window_hits,
 		(unsigned long long)t->ur_violations,

@@ -109,6 +109,17 @@ const char *bt_record_command(void)
 	return command;
 }
 
+void bt_json_set_outcome_counts(struct json_object *o, const char *key,
+				const unsigned *counts)
+{
+	struct json_object *child = bt_json_set_obj(o, key);
+	int i;
+
+	for (i = 0; i < BT_OUTCOME_NR; i++)
+		if (counts[i])
+			bt_json_set_u64(child, bt_outcome_name(i), counts[i]);
+}
+
 struct json_object *bt_record_new(const char *tool)
 {
 	struct json_object *rec = json_object_new_object(), *host;

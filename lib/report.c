@@ -673,15 +673,30 @@ void bt_report_print_ktap(const struct bt_report *r, FILE *out)
 	bt_ktap_totals(&k);
 }
 
-/* Distinct values of a string field over a row's runs, at most MAX_LISTED shown. */
+#define EVIDENCE_INDENT	"               "
+
+typedef const char *(*run_value)(const struct bt_report_run *run, const char *path);
+
+static const char *run_field(const struct bt_report_run *run, const char *path)
+{
+	return str_at(run->rec, path, NULL);
+}
+
+static const char *run_file(const struct bt_report_run *run, const char *path)
+{
+	(void)path;
+	return run->file;
+}
+
+/* The distinct values over a row's runs, one per line, MAX_LISTED at most. */
 static void distinct(const struct bt_report *r, const struct bt_report_row *row,
-		     const char *path, const char *indent, FILE *out)
+		     run_value get, const char *path, FILE *out)
 {
 	const char *seen[MAX_LISTED];
 	size_t nseen = 0, more = 0, i, k;
 
 	for (i = 0; i < row->nruns; i++) {
-		const char *v = str_at(r->runs[row->runs[i]].rec, path, NULL);
+		const char *v = get(&r->runs[row->runs[i]], path);
 
 		if (!v)
 			continue;
@@ -698,9 +713,9 @@ static void distinct(const struct bt_report *r, const struct bt_report_row *row,
 	if (!nseen)
 		fprintf(out, "unknown (not in these records)\n");
 	for (k = 0; k < nseen; k++)
-		fprintf(out, "%s%s\n", k ? indent : "", seen[k]);
+		fprintf(out, "%s%s\n", k ? EVIDENCE_INDENT : "", seen[k]);
 	if (more)
-		fprintf(out, "%s(and %zu more)\n", indent, more);
+		fprintf(out, EVIDENCE_INDENT "(and %zu more)\n", more);
 }
 
 static const char *iommu_of(struct json_object *rec)
@@ -719,8 +734,7 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 {
 	struct json_object *first = r->runs[row->runs[0]].rec;
 	const struct bt_survival *s = &row->stats;
-	const char *files[MAX_LISTED];
-	size_t len = 0, nfiles = 0, i, k, more = 0;
+	size_t len = 0, i;
 	char *text = NULL, words[320], now[32], bar[64] = "";
 	const char *t0 = NULL, *t1 = NULL;
 	uint64_t bar_size = 0;
@@ -746,7 +760,7 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 	fprintf(m, "Verdict:       %s (", bt_verdict_name(row->verdict));
 	verdict_list(row, m);
 	fprintf(m, ")\nKernel:        %s\nKernel build:  ", row->kernel);
-	distinct(r, row, "host.kernel_build", "               ", m);
+	distinct(r, row, run_field, "host.kernel_build", m);
 	fprintf(m, "KVM memory-fault info: %s\n",
 		!at(first, "host.memory_fault_info") ? "unknown" :
 		json_object_get_int(at(first, "host.memory_fault_info")) ?
@@ -763,7 +777,7 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 	fprintf(m, "IOMMU:         %s\n", iommu_of(first));
 	fprintf(m, "Arm:           %s\n", row->arm);
 	fprintf(m, "Command:       ");
-	distinct(r, row, "command", "               ", m);
+	distinct(r, row, run_field, "command", m);
 	fprintf(m, "Runs:          %zu\n", row->nruns);
 	fprintf(m, "Cycles:        %llu, window hits %llu, UR violations %llu\n",
 		(unsigned long long)s->cycles,
@@ -786,22 +800,7 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 	fprintf(m, "Bound:         %s\n", words);
 	fprintf(m, "Dates:         runs %s to %s; report %s\n", t0 ? t0 : "?", t1 ? t1 : "?", now);
 	fprintf(m, "Records:       ");
-	for (i = 0; i < row->nruns; i++) {
-		const char *f = r->runs[row->runs[i]].file;
-
-		for (k = 0; k < nfiles && strcmp(files[k], f); k++)
-			;
-		if (k < nfiles)
-			continue;
-		if (nfiles == MAX_LISTED) {
-			more++;
-			continue;
-		}
-		files[nfiles++] = f;
-		fprintf(m, "%s%s\n", nfiles > 1 ? "               " : "", f);
-	}
-	if (more)
-		fprintf(m, "               (and %zu more files)\n", more);
+	distinct(r, row, run_file, NULL, m);
 	fclose(m);
 	return text;
 }
@@ -835,10 +834,7 @@ static struct json_object *row_json(const struct bt_report_row *row)
 	for (i = 0; i <= BT_VERDICT_ERROR; i++)
 		if (row->verdicts[i])
 			bt_json_set_u64(x, bt_verdict_name(i), row->verdicts[i]);
-	x = bt_json_set_obj(o, "outcomes");
-	for (i = 0; i < BT_OUTCOME_NR; i++)
-		if (row->outcomes[i])
-			bt_json_set_u64(x, bt_outcome_name(i), row->outcomes[i]);
+	bt_json_set_outcome_counts(o, "outcomes", row->outcomes);
 	bt_json_set_u64(o, "cycles", s->cycles);
 	bt_json_set_u64(o, "window_hits", row->window_hits);
 	bt_json_set_u64(o, "ur_violations", row->ur_violations);

@@ -49,6 +49,9 @@ void bt_json_set_double(struct json_object *o, const char *key, double v);
 void bt_json_set_bool(struct json_object *o, const char *key, bool v);
 void bt_json_set_null(struct json_object *o, const char *key);
 struct json_object *bt_json_set_obj(struct json_object *o, const char *key);
+/* {outcome name: count} of the non-zero counts, BT_OUTCOME_NR of them. */
+void bt_json_set_outcome_counts(struct json_object *o, const char *key,
+				const unsigned *counts);
 
 /* The record as one line with '\n', malloc'd. */
 char *bt_record_line(struct json_object *rec);
