@@ -17,14 +17,20 @@ for tool in gnuplot jq; do
 done
 
 # Toggles per second between consecutive progress lines of the agent. A
-# line that is not JSON (a cut-off write) is dropped, not fatal.
+# line that is not JSON (a cut-off write) is dropped, not fatal. The toggle
+# count is one counter and only grows; a TCG guest's clock was seen to jump
+# 9 s ahead for one line and back, so a line whose time is not below the
+# next line's is left out rather than drawn as a spike.
 : >"$dir/rate.dat"
 series=0
 while IFS=$'\t' read -r label path; do
 	rates=$(jq -nrR '[inputs | fromjson? | select(type == "object" and
 			(.type == "progress" or .type == "done") and
 			(.elapsed_ms | type) == "number" and (.counts.toggles | type) == "number")]
-		| sort_by(.elapsed_ms) | . as $p
+		| sort_by(.counts.toggles) | . as $all
+		| [range(length) | select(. == ($all | length) - 1 or
+					  $all[.].elapsed_ms < $all[. + 1].elapsed_ms) | $all[.]]
+		| . as $p
 		| range(1; length) | select($p[.].elapsed_ms > $p[. - 1].elapsed_ms)
 		| [$p[.].elapsed_ms / 1000,
 		   ($p[.].counts.toggles - $p[. - 1].counts.toggles) * 1000 /
