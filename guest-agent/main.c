@@ -154,10 +154,16 @@ static void summary(struct agent *a, const struct agent_counts *c, uint64_t ns)
 		(unsigned long long)c->faults);
 }
 
+/* Elapsed time that never wraps when the clock steps back. */
+static uint64_t since(uint64_t t0, uint64_t t1)
+{
+	return t1 > t0 ? t1 - t0 : 0;
+}
+
 /* Progress every interval until the run ends, then done. */
 static int drive_run(struct agent *a)
 {
-	uint64_t next = bt_now_ns() + a->opts.interval_ms * 1000000ULL;
+	uint64_t interval = a->opts.interval_ms * 1000000ULL, next = bt_now_ns() + interval;
 	struct agent_counts c;
 	const char *line;
 	struct bt_jw w;
@@ -169,12 +175,18 @@ static int drive_run(struct agent *a)
 
 		if (interrupted)
 			agent_run_stop(&a->run, AGENT_STOP_REQUEST);
-		if (now >= next) {
+		/*
+		 * The next line is due one interval from now, whatever the
+		 * clock did: a TCG guest's CLOCK_MONOTONIC was seen to jump
+		 * seconds ahead and back, and a deadline set in the jump kept
+		 * the agent silent until the host declared the guest hung.
+		 */
+		if (now >= next || next - now > interval) {
 			agent_run_counts(&a->run, &c);
-			line = agent_msg_progress(&w, &c, now - a->run.start_ns, &len);
+			line = agent_msg_progress(&w, &c, since(a->run.start_ns, now), &len);
 			if (line)
 				send_line(a, line, len);
-			next += a->opts.interval_ms * 1000000ULL;
+			next = now + interval;
 			continue;
 		}
 		poll_input(a, (next - now) / 1000000 + 1 > 50 ? 50 : (next - now) / 1000000 + 1);
@@ -183,12 +195,12 @@ static int drive_run(struct agent *a)
 	a->running = false;
 	agent_run_counts(&a->run, &c);
 	reason = atomic_load(&a->run.reason);
-	line = agent_msg_done(&w, &a->opts, &c, a->run.end_ns - a->run.start_ns,
+	line = agent_msg_done(&w, &a->opts, &c, since(a->run.start_ns, a->run.end_ns),
 			      interrupted ? "signal" : agent_stop_name(reason),
 			      a->run.error[0] ? a->run.error : NULL, &len);
 	if (line)
 		send_line(a, line, len);
-	summary(a, &c, a->run.end_ns - a->run.start_ns);
+	summary(a, &c, since(a->run.start_ns, a->run.end_ns));
 	return reason == AGENT_STOP_ERROR ? 1 : 0;
 }
 

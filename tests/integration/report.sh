@@ -83,8 +83,10 @@ else
 fi
 t_check "this run's results: plots" plots_ok "$r" survival
 
-t_check "refusals: unknown option 2, missing input 2, nothing to read 4" bash -c "
+t_check "refusals: unknown option 2, missing input 2, unwritable 1, nothing to read 4" bash -c "
 	'$RUN' report --bogus 2>/dev/null; [ \$? = 2 ] || exit 1
+	'$RUN' report --out /proc/no-such-dir tests/data/report >/dev/null 2>'$OUT/unwritable.err'
+	[ \$? = 1 ] && grep -q 'cannot write the report in /proc/no-such-dir' '$OUT/unwritable.err' || exit 1
 	'$RUN' report /nonexistent 2>/dev/null; [ \$? = 2 ] || exit 1
 	mkdir -p '$OUT/empty' && '$RUN' report --out '$OUT/e' '$OUT/empty' 2>'$OUT/empty.err'
 	[ \$? = 4 ] && grep -q 'nothing to report' '$OUT/empty.err'"
