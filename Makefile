@@ -141,7 +141,7 @@ bench: deps
 # Every records.jsonl under results/ (or REPORT_ARGS) into results/report/.
 REPORT_ARGS ?=
 report: deps
-	@$(MAKE) --no-print-directory $(RUN)
+	@$(MAKE) --no-print-directory $(RUN) >&2
 	@$(RUN) report $(REPORT_ARGS)
 
 clean:

@@ -771,9 +771,13 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 			str_at(first, "qemu.accel", "?"), str_at(first, "guest_kernel", "?"));
 	else
 		fprintf(m, "VMM:           %s (raw KVM ioctls, no QEMU)\n", row->vmm);
-	fprintf(m, "Device:        %s %s%s%s%s\n", row->device,
-		str_at(first, "device.name", ""), str_at(first, "device.bdf", NULL) ? " at " : "",
-		str_at(first, "device.bdf", ""), bar);
+	if (!strcmp(row->device, "-"))
+		fprintf(m, "Device:        none (a %s stand-in%s)\n", str_at(first, "backing", "?"), bar);
+	else
+		fprintf(m, "Device:        %s %s%s%s%s\n", row->device,
+			str_at(first, "device.name", ""),
+			str_at(first, "device.bdf", NULL) ? " at " : "",
+			str_at(first, "device.bdf", ""), bar);
 	fprintf(m, "IOMMU:         %s\n", iommu_of(first));
 	fprintf(m, "Arm:           %s\n", row->arm);
 	fprintf(m, "Command:       ");

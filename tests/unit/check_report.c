@@ -148,6 +148,7 @@ START_TEST(written_files)
 	t = slurp(dir, "evidence-6.12.0-test_bartoggle-repro_-_shmem-race.txt");
 	ck_assert_ptr_nonnull(strstr(t, "fewer than 1 in 33,300 cycles"));
 	ck_assert_ptr_nonnull(strstr(t, "IOMMU:         none (userspace stand-in"));
+	ck_assert_ptr_nonnull(strstr(t, "Device:        none (a shmem stand-in, BAR0 1024 KiB)\n"));
 	free(t);
 
 	t = slurp(dir, "summary.txt");
