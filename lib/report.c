@@ -452,20 +452,39 @@ static enum bt_verdict row_verdict(const struct bt_report_row *row)
 	return row->verdicts[BT_VERDICT_PASS] ? BT_VERDICT_PASS : BT_VERDICT_SKIP;
 }
 
+/* The observations of a row's PASS and FAIL runs into @obs; how many. */
+static size_t row_obs(const struct bt_report *r, const struct bt_report_row *row,
+		      struct bt_run_obs *obs)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < row->nruns; k++)
+		if (r->runs[row->runs[k]].counted)
+			obs[n++] = r->runs[row->runs[k]].obs;
+	return n;
+}
+
 void bt_report_finish(struct bt_report *r)
 {
 	struct bt_run_obs *obs = calloc(r->nruns ? r->nruns : 1, sizeof(*obs));
-	size_t i, k;
+	int *remap;
+	size_t i;
 
 	BT_ASSERT(obs, "out of memory");
 	for (i = 0; i < r->nruns; i++) {
 		struct json_object *rec = r->runs[i].rec;
 
-		row_for(r, xstrdup(str_at(rec, "host.kernel", "?")), vmm_of(rec),
-			device_of(rec), arm_of(rec));
+		r->runs[i].row = (int)row_for(r, xstrdup(str_at(rec, "host.kernel", "?")),
+					      vmm_of(rec), device_of(rec), arm_of(rec));
 	}
+	/* Sorted by key; id carries a row's place before the sort meanwhile. */
+	for (i = 0; i < r->nrows; i++)
+		r->rows[i].id = (int)i;
 	qsort(r->rows, r->nrows, sizeof(*r->rows), cmp_row);
+	remap = calloc(r->nrows + 1, sizeof(*remap));
+	BT_ASSERT(remap, "out of memory");
 	for (i = 0; i < r->nrows; i++) {
+		remap[r->rows[i].id] = (int)i;
 		r->rows[i].id = (int)i + 1;
 		r->rows[i].slug = slug_of(&r->rows[i]);
 	}
@@ -476,8 +495,7 @@ void bt_report_finish(struct bt_report *r)
 		uint64_t v = 0;
 		double d;
 
-		run->row = (int)row_for(r, xstrdup(str_at(rec, "host.kernel", "?")), vmm_of(rec),
-					device_of(rec), arm_of(rec));
+		run->row = remap[run->row];
 		row = &r->rows[run->row];
 		row->runs = grow(row->runs, row->nruns, sizeof(*row->runs));
 		row->runs[row->nruns++] = i;
@@ -494,14 +512,11 @@ void bt_report_finish(struct bt_report *r)
 	}
 	for (i = 0; i < r->nrows; i++) {
 		struct bt_report_row *row = &r->rows[i];
-		size_t n = 0;
 
-		for (k = 0; k < row->nruns; k++)
-			if (r->runs[row->runs[k]].counted)
-				obs[n++] = r->runs[row->runs[k]].obs;
-		bt_survival_summarize(obs, n, &row->stats);
+		bt_survival_summarize(obs, row_obs(r, row, obs), &row->stats);
 		row->verdict = row_verdict(row);
 	}
+	free(remap);
 	free(obs);
 }
 
@@ -532,6 +547,18 @@ static void outcome_list(const struct bt_report_row *row, FILE *out)
 		fprintf(out, "%s%s=%u", first ? "" : " ", bt_outcome_name(i), row->outcomes[i]);
 		first = false;
 	}
+}
+
+static char *outcome_text(const struct bt_report_row *row)
+{
+	size_t len = 0;
+	char *text = NULL;
+	FILE *m = open_memstream(&text, &len);
+
+	BT_ASSERT(m, "out of memory");
+	outcome_list(row, m);
+	fclose(m);
+	return text;
 }
 
 static void verdict_list(const struct bt_report_row *row, FILE *out)
@@ -578,9 +605,7 @@ static const char *const col_title[NCOLS] = {
 static char *cell(const struct bt_report_row *row, int col)
 {
 	const struct bt_survival *s = &row->stats;
-	char *text = NULL, buf[64];
-	size_t len = 0;
-	FILE *m;
+	char buf[64];
 
 	switch (col) {
 	case COL_ID:
@@ -602,11 +627,7 @@ static char *cell(const struct bt_report_row *row, int col)
 	case COL_HITS:
 		return xasprintf("%llu", (unsigned long long)row->window_hits);
 	case COL_OUTCOMES:
-		m = open_memstream(&text, &len);
-		BT_ASSERT(m, "out of memory");
-		outcome_list(row, m);
-		fclose(m);
-		return text;
+		return outcome_text(row);
 	case COL_TTF:
 		return s->ttf_n ? xasprintf("%.3g/%.3g/%.3g", s->ttf_median_ms, s->ttf_p95_ms,
 					    s->ttf_max_ms) : xstrdup("-");
@@ -659,16 +680,13 @@ void bt_report_print_ktap(const struct bt_report *r, FILE *out)
 		     bt_version, r->nruns, r->nfiles, r->nissues);
 	for (i = 0; i < r->nrows; i++) {
 		const struct bt_report_row *row = &r->rows[i];
-		char words[256], outcomes[256];
-		FILE *m = fmemopen(outcomes, sizeof(outcomes), "w");
+		char words[256], *outcomes = outcome_text(row);
 
-		BT_ASSERT(m, "out of memory");
-		outcome_list(row, m);
-		fclose(m);
 		bt_survival_words(&row->stats, words, sizeof(words));
 		bt_ktap_result(&k, row->verdict, "R%d %s %s %s %s: %zu runs, %s", row->id,
 			       row->kernel, row->vmm, row->device, row->arm, row->nruns, outcomes);
 		bt_ktap_diag(&k, "%s", words);
+		free(outcomes);
 	}
 	bt_ktap_totals(&k);
 }
@@ -952,10 +970,7 @@ static char *survival_data(const struct bt_report *r)
 
 		if (!row->stats.cycles)
 			continue;
-		for (k = 0, n = 0; k < row->nruns; k++)
-			if (r->runs[row->runs[k]].counted)
-				obs[n++] = r->runs[row->runs[k]].obs;
-		n = bt_km_curve(obs, n, steps);
+		n = bt_km_curve(obs, row_obs(r, row, obs), steps);
 		fprintf(m, "%s\"R%d %s, %s, %s\"\n", blocks++ ? "\n\n" : "", row->id,
 			row->kernel, row->vmm, row->arm);
 		for (k = 0; k < n; k++)
@@ -966,13 +981,6 @@ static char *survival_data(const struct bt_report *r)
 	free(obs);
 	free(steps);
 	return text;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* Empirical distribution of time to first failure per row that has failures. */
@@ -995,7 +1003,7 @@ static char *ttf_data(const struct bt_report *r)
 			if (run->counted && run->obs.failures && !isnan(run->obs.ttf_ms))
 				ms[n++] = run->obs.ttf_ms;
 		}
-		qsort(ms, n, sizeof(*ms), cmp_double);
+		qsort(ms, n, sizeof(*ms), bt_cmp_double);
 		fprintf(m, "%s\"R%d %s, %s, %s\"\n", blocks++ ? "\n\n" : "", row->id,
 			row->kernel, row->vmm, row->arm);
 		fprintf(m, "%.6g 0\n", ms[0]);
@@ -1016,6 +1024,21 @@ static int cmp_run_duration(const void *a, const void *b, void *arg)
 	return (x < y) - (x > y);
 }
 
+/* A runner run's progress.jsonl where its records file is now, not where it
+ * was written; false for a record without logs. */
+static bool progress_path(const struct bt_report_run *run, char *path, size_t len)
+{
+	const char *logs = str_at(run->rec, "logs", NULL);
+	char dir[PATH_MAX], base[PATH_MAX];
+
+	if (!logs)
+		return false;
+	snprintf(dir, sizeof(dir), "%s", run->file);
+	snprintf(base, sizeof(base), "%s", logs);
+	snprintf(path, len, "%s/%s/progress.jsonl", dirname(dir), basename(base));
+	return true;
+}
+
 /* The agent's progress files of the longest runner runs: "label<TAB>path". */
 static char *progress_list(const struct bt_report *r)
 {
@@ -1024,31 +1047,19 @@ static char *progress_list(const struct bt_report *r)
 	FILE *m = open_memstream(&text, &len);
 
 	BT_ASSERT(idx && m, "out of memory");
-	for (i = 0; i < r->nruns; i++) {
-		const char *logs = str_at(r->runs[i].rec, "logs", NULL);
-		char dir[PATH_MAX], base[PATH_MAX];
-
-		if (!logs)
-			continue;
-		/* Where the records file is now, not where it was written. */
-		snprintf(dir, sizeof(dir), "%s", r->runs[i].file);
-		snprintf(base, sizeof(base), "%s", logs);
-		snprintf(path, sizeof(path), "%s/%s/progress.jsonl", dirname(dir), basename(base));
-		if (!access(path, R_OK))
+	for (i = 0; i < r->nruns; i++)
+		if (progress_path(&r->runs[i], path, sizeof(path)) && !access(path, R_OK))
 			idx[n++] = i;
-	}
 	qsort_r(idx, n, sizeof(*idx), cmp_run_duration, (void *)r);
 	for (i = 0; i < n && i < MAX_RATE_SERIES; i++) {
 		const struct bt_report_run *run = &r->runs[idx[i]];
-		char dir[PATH_MAX], base[PATH_MAX];
 		uint64_t iteration = 0;
 
 		u64_at(run->rec, "iteration", &iteration);
-		snprintf(dir, sizeof(dir), "%s", run->file);
-		snprintf(base, sizeof(base), "%s", str_at(run->rec, "logs", ""));
-		fprintf(m, "R%d %s #%llu (%s)\t%s/%s/progress.jsonl\n", r->rows[run->row].id,
+		progress_path(run, path, sizeof(path));
+		fprintf(m, "R%d %s #%llu (%s)\t%s\n", r->rows[run->row].id,
 			r->rows[run->row].vmm, (unsigned long long)iteration,
-			str_at(run->rec, "time", "?"), dirname(dir), basename(base));
+			str_at(run->rec, "time", "?"), path);
 	}
 	fclose(m);
 	free(idx);

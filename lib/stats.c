@@ -159,6 +159,13 @@ void bt_one_in(double p, char *buf, size_t len)
 	bt_group_digits(floor(n / scale + 1e-9) * scale, buf, len);
 }
 
+int bt_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 double bt_quantile(const double *sorted, size_t n, double q)
 {
 	double pos, frac;

@@ -8,13 +8,6 @@
 #include "bartoggle/stats.h"
 #include "bartoggle/survival.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 int bt_survival_summarize(const struct bt_run_obs *obs, size_t n,
 			  struct bt_survival *s)
 {
@@ -32,7 +25,7 @@ int bt_survival_summarize(const struct bt_run_obs *obs, size_t n,
 		if (f && !isnan(obs[i].ttf_ms))
 			ttf[s->ttf_n++] = obs[i].ttf_ms;
 	}
-	qsort(ttf, s->ttf_n, sizeof(*ttf), cmp_double);
+	qsort(ttf, s->ttf_n, sizeof(*ttf), bt_cmp_double);
 	s->ttf_median_ms = bt_quantile(ttf, s->ttf_n, 0.5);
 	s->ttf_p95_ms = bt_quantile(ttf, s->ttf_n, 0.95);
 	s->ttf_max_ms = s->ttf_n ? ttf[s->ttf_n - 1] : NAN;

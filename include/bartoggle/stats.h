@@ -46,6 +46,8 @@ void bt_one_in(double p, char *buf, size_t len);
 /* @n rounded to an integer, with thousands separators: "10,502". */
 void bt_group_digits(double n, char *buf, size_t len);
 
+/* qsort() order of doubles, ascending. */
+int bt_cmp_double(const void *a, const void *b);
 /* Quantile of a sorted array by linear interpolation (q in [0,1]). */
 double bt_quantile(const double *sorted, size_t n, double q);
 
