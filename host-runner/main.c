@@ -439,6 +439,8 @@ static struct json_object *make_record(const struct run_env *env, const struct i
 	bt_json_set_str(rec, "error", it->agent_error[0] ? it->agent_error : NULL);
 	json_object_object_add(rec, "qmp_events", json_object_get(it->events));
 	json_object_object_add(rec, "kmsg", json_object_get(it->kmsg));
+	json_object_object_add(rec, "guest_console", json_object_get(it->console));
+	json_object_object_add(rec, "forensics", json_object_get(it->forensics));
 	bt_json_set_str(rec, "logs", it->dir);
 	return rec;
 }
@@ -694,6 +696,8 @@ int main(int argc, char **argv)
 			json_object_put(it.events);
 			json_object_put(it.kmsg);
 			json_object_put(it.hello);
+			json_object_put(it.forensics);
+			json_object_put(it.console);
 		}
 	}
 	bt_ktap_totals(&k);

@@ -8,7 +8,9 @@
 #include <json-c/json.h>
 
 #include "bartoggle/config.h"
+#include "bartoggle/liveness.h"
 #include "bartoggle/outcome.h"
+#include "bartoggle/qmp.h"
 #include "bartoggle/stats.h"
 
 #define RUN_AGENT_PORT	"org.bartoggle.agent"
@@ -52,6 +54,8 @@ struct iteration {
 	struct json_object *events;	/* QMP events seen */
 	struct json_object *kmsg;	/* host kernel lines of concern */
 	struct json_object *hello;	/* the agent's hello */
+	struct json_object *forensics;	/* what a silence left, or NULL */
+	struct json_object *console;	/* the guest console's beats and trouble */
 };
 
 extern volatile int run_interrupted;
@@ -65,6 +69,23 @@ int report_main(int argc, char **argv);
 
 /* Stop a QEMU left by a killed runner (its pid file), by PID. */
 void stop_orphan_qemu(const char *pidfile);
+
+/* What collect_forensics() found. */
+struct hang_report {
+	struct json_object *files;	/* names in <run>/forensics/ */
+	char vm_status[32];		/* QMP query-status, "" when unanswered */
+	bool answered_qmp;
+	uint64_t sysrq_bytes;		/* the guest's dumps on the console */
+};
+
+/*
+ * Before a silent VM is stopped: QMP status and vCPUs, registers, sysrq
+ * t/w/l dumps, into <run_dir>/forensics/. QMP lines that are not answers to
+ * these commands go to @other.
+ */
+void collect_forensics(struct bt_qmp *qmp, struct bt_console *con, const char *run_dir,
+		       void (*other)(void *ctx, const char *line), void *ctx,
+		       struct hang_report *out);
 
 /* Boot, drive the agent, classify. Never exits the process. */
 void run_iteration(const struct run_env *env, struct iteration *it);

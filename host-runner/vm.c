@@ -27,6 +27,8 @@
 #define QMP_TIMEOUT_MS		15000
 #define QUIT_GRACE_MS		5000
 #define PROGRESS_EVERY_NS	1000000000ULL
+/* scripts/guest/frame.sh: "BT1 beat" every 2 s. */
+#define GUEST_BEAT_PERIOD_NS	2000000000ULL
 
 struct vm {
 	pid_t pid;
@@ -42,6 +44,8 @@ struct vm {
 	char abuf[65536];
 	size_t alen;
 	struct bt_kmsg kmsg;
+	struct bt_console console;	/* the guest's own heartbeat */
+	bool agent_eof;
 	char sockdir[64];
 	char qmp_path[96];
 	char agent_path[96];
@@ -95,9 +99,13 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 	add_arg(argv, &n, "-initrd");
 	add_arg(argv, &n, "%s/initramfs.cpio.gz", env->image);
 	add_arg(argv, &n, "-append");
-	/* idle=poll under TCG: see guest_tcg_cmdline in scripts/lib/guest.sh. */
-	add_arg(argv, &n, "console=ttyS0 panic=-1 bt.mode=serve bt.id=%s%s", env->device_id,
-		strcmp(env->accel, "kvm") ? " idle=poll" : "");
+	/*
+	 * idle=poll under TCG: see guest_tcg_cmdline in scripts/lib/guest.sh.
+	 * sysrq_always_enabled: the hang forensics type sysrq t/w/l.
+	 */
+	add_arg(argv, &n, "console=ttyS0 panic=-1 sysrq_always_enabled bt.mode=serve bt.id=%s%s%s%s",
+		env->device_id, strcmp(env->accel, "kvm") ? " idle=poll" : "",
+		c->guest_cmdline[0] ? " " : "", c->guest_cmdline);
 	add_arg(argv, &n, "-serial");
 	add_arg(argv, &n, "file:%s/console.log", it->dir);
 	add_arg(argv, &n, "-serial");
@@ -390,6 +398,7 @@ enum phase { BOOTING, RUNNING, ENDED };
 struct loop {
 	enum phase phase;
 	uint64_t t_boot, t_start, last_beat, last_progress_print;
+	uint64_t console_beats_at_last_line;
 };
 
 /* The agent's counters over time: the report's toggle-rate plot of a soak. */
@@ -419,6 +428,7 @@ static void on_agent_line(const struct run_env *env, struct vm *vm,
 	}
 	t = json_object_get_string(type);
 	l->last_beat = bt_now_ns();
+	l->console_beats_at_last_line = vm->console.beats;
 	if (!strcmp(t, "hello") && l->phase == BOOTING) {
 		it->hello = json_object_get(msg);
 		start_agent(env, vm);
@@ -498,12 +508,75 @@ static void progress(const struct run_env *env, const struct iteration *it,
 		bt_outcome_name(it->outcome));
 }
 
+struct qmp_ctx {
+	struct vm *vm;
+	struct iteration *it;
+	struct loop *l;
+};
+
+/* QMP lines that arrive while the forensics wait for their own answers. */
+static void on_other_qmp_line(void *ctx, const char *line)
+{
+	struct qmp_ctx *q = ctx;
+
+	on_qmp_line(q->vm, q->it, q->l, line);
+}
+
+/*
+ * The agent said nothing for the heartbeat: collect the forensics while the
+ * VM is still there, then tell a dead guest from a stalled agent by the
+ * console's own beat and QMP's run state.
+ */
+static void on_silence(const struct run_env *env, struct vm *vm, struct iteration *it,
+		       struct loop *l)
+{
+	struct qmp_ctx ctx = { vm, it, l };
+	struct hang_report h;
+	struct bt_silence s;
+	enum bt_outcome o;
+	uint64_t now = bt_now_ns();
+	char why[256];
+
+	bt_console_poll(&vm->console, now);
+	s = (struct bt_silence){
+		.silent_ns = now - l->last_beat,
+		.beats_while_silent = vm->console.beats - l->console_beats_at_last_line,
+		.last_beat_age_ns = vm->console.last_beat_ns ? now - vm->console.last_beat_ns
+							     : UINT64_MAX,
+		.beat_period_ns = GUEST_BEAT_PERIOD_NS,
+	};
+	if (!env->quiet)
+		bt_warn("agent silent for %.0f s: collecting forensics in %s/forensics",
+			s.silent_ns / 1e9, it->dir);
+	collect_forensics(&vm->qmp, &vm->console, it->dir, on_other_qmp_line, &ctx, &h);
+	s.vm_status = h.answered_qmp ? h.vm_status : NULL;
+	s.panicked = vm->console.panicked;
+	o = bt_silence_outcome(&s, why, sizeof(why));
+	note_event(it, "%s", why);
+	if (!it->signature[0])
+		snprintf(it->signature, sizeof(it->signature), "%s", why);
+	set_outcome(it, o, l->t_start);
+
+	it->forensics = json_object_new_object();
+	bt_json_set_str(it->forensics, "dir", "forensics");
+	json_object_object_add(it->forensics, "files", h.files);
+	bt_json_set_str(it->forensics, "decided", why);
+	bt_json_set_str(it->forensics, "vm_status", s.vm_status);
+	bt_json_set_double(it->forensics, "silent_s", s.silent_ns / 1e9);
+	bt_json_set_u64(it->forensics, "beats_while_silent", s.beats_while_silent);
+	if (s.last_beat_age_ns == UINT64_MAX)
+		bt_json_set_null(it->forensics, "last_beat_age_s");
+	else
+		bt_json_set_double(it->forensics, "last_beat_age_s", s.last_beat_age_ns / 1e9);
+	bt_json_set_u64(it->forensics, "sysrq_bytes", h.sysrq_bytes);
+	bt_json_set_bool(it->forensics, "agent_channel_eof", vm->agent_eof);
+}
+
 static void event_loop(const struct run_env *env, struct vm *vm,
 		       struct iteration *it)
 {
 	const struct bt_config *c = env->cfg;
 	struct loop l = { .phase = BOOTING, .t_boot = bt_now_ns() };
-	bool asked_status = false;
 	char line[8192];
 
 	l.last_beat = l.t_boot;
@@ -519,12 +592,18 @@ static void event_loop(const struct run_env *env, struct vm *vm,
 		poll(pfd, 3, 200);
 		drain_stderr(vm, it);
 		drain_kmsg(vm, it, l.t_start ? l.t_start : l.t_boot);
+		bt_console_poll(&vm->console, bt_now_ns());
 		while ((ret = bt_qmp_read_line(&vm->qmp, line, sizeof(line), 0)) > 0)
 			on_qmp_line(vm, it, &l, line);
 		while (l.phase != ENDED &&
 		       (ret = bt_fd_read_line(vm->agent_fd, vm->abuf, sizeof(vm->abuf),
 					      &vm->alen, line, sizeof(line), 0)) > 0)
 			on_agent_line(env, vm, it, &l, line);
+		if (ret == -EPIPE && !vm->agent_eof) {
+			/* QEMU closed the agent's socket: nothing more will come. */
+			vm->agent_eof = true;
+			note_event(it, "agent channel closed by QEMU");
+		}
 		progress(env, it, &l);
 		now = bt_now_ns();
 		if (reap(vm)) {
@@ -551,19 +630,25 @@ static void event_loop(const struct run_env *env, struct vm *vm,
 			break;
 		}
 		if (l.phase == RUNNING && now - l.last_beat > c->heartbeat_s * 1000000000ULL) {
-			if (!asked_status) {
-				/* Paused VM or hung guest? QMP says which. */
-				bt_qmp_send(&vm->qmp, "{\"execute\":\"query-status\"}");
-				asked_status = true;
-				l.last_beat = now - (c->heartbeat_s - 2) * 1000000000ULL;
-				continue;
-			}
-			note_event(it, "agent silent for %llu s", (unsigned long long)c->heartbeat_s);
-			set_outcome(it, BT_OUTCOME_GUEST_HANG, l.t_start);
+			on_silence(env, vm, it, &l);
 			break;
 		}
 	}
 	it->duration_s = l.t_start ? (bt_now_ns() - l.t_start) / 1e9 : 0;
+}
+
+/* The guest console in the record: did it beat, what did its kernel say. */
+static struct json_object *console_json(const struct bt_console *con)
+{
+	struct json_object *o = json_object_new_object(), *t = json_object_new_array();
+	int i;
+
+	bt_json_set_u64(o, "beats", con->beats);
+	bt_json_set_double(o, "last_uptime_s", con->last_uptime);
+	for (i = 0; i < con->ntrouble; i++)
+		json_object_array_add(t, json_object_new_string(con->trouble[i]));
+	json_object_object_add(o, "trouble", t);
+	return o;
 }
 
 static void close_vm(struct vm *vm)
@@ -576,6 +661,7 @@ static void close_vm(struct vm *vm)
 	if (vm->qemu_log)
 		fclose(vm->qemu_log);
 	bt_kmsg_close(&vm->kmsg);
+	bt_console_close(&vm->console);
 	unlink(vm->qmp_path);
 	unlink(vm->agent_path);
 	rmdir(vm->sockdir);
@@ -585,6 +671,7 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 {
 	struct vm vm = { .err_fd = -1, .agent_fd = -1, .qmp.fd = -1, .kmsg.fd = -1 };
 	struct bt_qmp_msg greeting;
+	char path[PATH_MAX + 16];
 	int ret;
 
 	it->outcome = BT_OUTCOME_SURVIVED;
@@ -604,6 +691,8 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 	snprintf(vm.agent_path, sizeof(vm.agent_path), "%s/agent", vm.sockdir);
 	if (bt_kmsg_open(&vm.kmsg))
 		note_event(it, "host kernel log unavailable: kmsg not watched");
+	snprintf(path, sizeof(path), "%s/console.log", it->dir);
+	bt_console_init(&vm.console, path);
 
 	ret = spawn(env, it, &vm);
 	if (!ret) {
@@ -637,5 +726,7 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 		bt_exit_outcome(vm.status, how, sizeof(how));
 		snprintf(it->qemu_exit, sizeof(it->qemu_exit), "%s (after quit)", how);
 	}
+	bt_console_poll(&vm.console, bt_now_ns());
+	it->console = console_json(&vm.console);
 	close_vm(&vm);
 }

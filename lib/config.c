@@ -50,6 +50,9 @@ static const struct key keys[] = {
 	  "with a kernel path: the directory holding lib/modules/<release>" },
 	{ "guest", "image", "image", K_STR, F(image), 0, 0, NULL,
 	  "a guest image built beforehand (vmlinuz + initramfs.cpio.gz): kernel is not used" },
+	{ "guest", "cmdline", "guest-cmdline", K_STR, F(guest_cmdline), 0, 0, NULL,
+	  "appended to the guest kernel's command line (bt.stall_after=S: the agent is "
+	  "frozen S s into its run, a test of the hang forensics)" },
 	{ "guest", "smp", "smp", K_U64, F(smp), 2, 64, NULL, "guest vCPUs, >= 2 (default 2)" },
 	{ "guest", "memory", "memory", K_U64, F(memory_mb), 128, 65536, NULL,
 	  "guest memory in MiB (default 512)" },

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -165,6 +166,53 @@ int bt_qmp_connect(struct bt_qmp *q, const char *path, int timeout_ms,
 fail:
 	bt_qmp_close(q);
 	return ret < 0 ? ret : -EPROTO;
+}
+
+static bool has_id(const char *line, const char *id)
+{
+	struct json_object *o = json_tokener_parse(line), *v;
+	bool ret = o && json_object_object_get_ex(o, "id", &v) &&
+		   json_object_is_type(v, json_type_string) &&
+		   !strcmp(json_object_get_string(v), id);
+
+	json_object_put(o);
+	return ret;
+}
+
+int bt_qmp_execute(struct bt_qmp *q, const char *command, char *reply, size_t len,
+		   int timeout_ms, void (*other)(void *ctx, const char *line), void *ctx)
+{
+	uint64_t deadline = bt_now_ns() + (uint64_t)timeout_ms * 1000000;
+	struct json_object *cmd = json_tokener_parse(command);
+	static unsigned seq;
+	char id[32];
+	int ret;
+
+	if (!cmd || !json_object_is_type(cmd, json_type_object)) {
+		json_object_put(cmd);
+		return -EINVAL;
+	}
+	snprintf(id, sizeof(id), "bt-%d-%u", getpid(), ++seq);
+	json_object_object_add(cmd, "id", json_object_new_string(id));
+	ret = bt_qmp_send(q, json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN));
+	json_object_put(cmd);
+	while (!ret) {
+		uint64_t now = bt_now_ns();
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		ret = bt_qmp_read_line(q, reply, len, (deadline - now) / 1000000 + 1);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			continue;
+		if (has_id(reply, id))
+			return 0;
+		if (other)
+			other(ctx, reply);
+		ret = 0;
+	}
+	return ret;
 }
 
 void bt_qmp_close(struct bt_qmp *q)

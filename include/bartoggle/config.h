@@ -31,6 +31,7 @@ struct bt_config {
 	/* [guest] */
 	char kernel[PATH_MAX];		/* debian | host | path to a vmlinuz */
 	char modroot[PATH_MAX];		/* with a kernel path */
+	char guest_cmdline[512];	/* appended to the guest's kernel command line */
 	char image[PATH_MAX];		/* a prebuilt guest image: no build */
 	uint64_t smp;
 	uint64_t memory_mb;

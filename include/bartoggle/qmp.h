@@ -36,6 +36,16 @@ int bt_qmp_connect(struct bt_qmp *q, const char *path, int timeout_ms,
 int bt_qmp_send(struct bt_qmp *q, const char *command);	/* {"execute": ...} */
 /* Next complete line within @timeout_ms: 1, 0 on timeout, -errno (EOF: -EPIPE). */
 int bt_qmp_read_line(struct bt_qmp *q, char *line, size_t len, int timeout_ms);
+/*
+ * Run one command and wait up to @timeout_ms for its own answer: @command is
+ * the "execute" object without an "id", one is added to tell its answer from
+ * that of a command sent earlier. The answer line ({"return"...} or
+ * {"error"...}) goes into @reply; every other line read meanwhile (events,
+ * older answers) goes to @other, which may be NULL. 0 when answered (check
+ * the line for "error"), -ETIMEDOUT, or -errno (EOF: -EPIPE).
+ */
+int bt_qmp_execute(struct bt_qmp *q, const char *command, char *reply, size_t len,
+		   int timeout_ms, void (*other)(void *ctx, const char *line), void *ctx);
 void bt_qmp_close(struct bt_qmp *q);
 
 /* Shared with the agent channel: a unix stream socket, retried until @timeout_ms. */

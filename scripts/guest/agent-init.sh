@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # /init of the agent's guests.
 # bt.mode=serve: the agent on its virtio-serial port for bartoggle-run, on
-#                the device bt.id=VENDOR:DEVICE;
+#                the device bt.id=VENDOR:DEVICE (bt.stall_after=S: frozen
+#                after S s, a test hook);
 # bt.mode=test:  a standalone run of bt.cycles cycles, then hostile protocol
 #                input on stdio (QEMU with -device edu, no vfio);
 # bt.mode=bench: agent, raw loop and setpci for bt.cycles cycles each.
@@ -64,6 +65,15 @@ serve)
 		sleep 0.1
 		i=$((i + 1))
 	done
+	# bt.stall_after=S, a test of the runner's hang forensics: S s after
+	# it starts, the agent is frozen (SIGSTOP, every thread) while the
+	# kernel and its console beat go on: what a vCPU stuck in the host
+	# looks like from outside.
+	stall=$(arg stall_after)
+	if [ -n "$stall" ]; then
+		(sleep "$stall"; kill -STOP $(pidof bartoggle-agent) &&
+			echo "BT1 note agent frozen by bt.stall_after=$stall" >/dev/console) &
+	fi
 	step agent bartoggle-agent --serve --id "$(arg id)"
 	;;
 test)

@@ -181,7 +181,8 @@ END_TEST
 
 static const char *const stable_names[BT_OUTCOME_NR] = {
 	"survived", "memory-fault-exit", "mmio-exit", "efault", "sigbus",
-	"vm-stopped", "vmm-crashed", "guest-hang", "guest-panic", "host-error",
+	"vm-stopped", "vmm-crashed", "guest-hang", "agent-stalled", "guest-panic",
+	"host-error",
 	"setup-error", "skipped",
 };
 
