@@ -29,7 +29,7 @@ LIB_SRCS	:= $(wildcard lib/*.c)
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(O)/%.o)
 LIB		:= $(O)/libbartoggle.a
 
-REPRO_OBJS	:= $(O)/repro/main.o $(O)/repro/options.o $(O)/repro/guest.o
+REPRO_OBJS	:= $(patsubst %.c,$(O)/%.o,$(wildcard repro/*.c)) $(O)/repro/guest.o
 REPRO		:= $(O)/bartoggle-repro
 
 STATIC_REPRO	:= $(O)/static/bartoggle-repro
