@@ -16,10 +16,21 @@
 #include "guest.h"
 #include "repro.h"
 
+static uint64_t window_hits(struct repro *r)
+{
+	uint64_t hits = 0;
+	unsigned int i;
+
+	for (i = 0; i < r->o->vcpus; i++)
+		hits += PEEK(r->vcpus[i].window_hits);
+	return hits;
+}
+
 static bool keep_going(struct repro *r)
 {
 	return !atomic_load(&r->stop) && !repro_interrupted &&
-	       atomic_load(&r->vcpus_running) > 0;
+	       atomic_load(&r->vcpus_running) > 0 &&
+	       !(r->o->until_hit && window_hits(r));
 }
 
 /* The negative control: the same guest hammering, the BAR never disabled. */
@@ -71,8 +82,8 @@ void sum_counts(struct repro *r, struct bt_counts *c)
 		c->accesses += guest_counter(v, GUEST_VCPU_ACCESSES);
 		c->ur_reads += guest_counter(v, GUEST_VCPU_ONES);
 		c->ur_violations += guest_counter(v, GUEST_VCPU_VIOLATIONS);
-		c->window_hits += PEEK(v->window_hits);
 	}
+	c->window_hits = window_hits(r);
 }
 
 static void progress(struct repro *r, uint64_t now)

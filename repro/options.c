@@ -13,7 +13,7 @@ enum {
 	OPT_HELP = 'h', OPT_BACKING = 'b', OPT_MODE = 'm', OPT_CYCLES = 'c',
 	OPT_DURATION = 'd', OPT_JSON = 'j', OPT_QUIET = 'q', OPT_VERBOSE = 'v',
 	OPT_VCPUS = 256, OPT_ACCESS, OPT_WIDTH, OPT_OFFSET, OPT_SIZE,
-	OPT_DWELL_OFF, OPT_DWELL_ON, OPT_ON_FAULT, OPT_IOMMU, OPT_BAR,
+	OPT_DWELL_OFF, OPT_DWELL_ON, OPT_ON_FAULT, OPT_IOMMU, OPT_BAR, OPT_UNTIL_HIT,
 };
 
 static const struct {
@@ -43,6 +43,9 @@ static const struct {
 	  "race: time the BAR stays enabled per cycle (default 0)" },
 	{ { "on-fault", required_argument, NULL, OPT_ON_FAULT }, "stop|continue",
 	  "race: on a fatal KVM_RUN result stop, or count it and go on (default stop)" },
+	{ { "until-hit", no_argument, NULL, OPT_UNTIL_HIT }, NULL,
+	  "race: end at the first access that hits the disabled window (or the first failure); "
+	  "--cycles/--duration bound a trial that never hits (inconclusive: ERROR)" },
 	{ { "iommu", required_argument, NULL, OPT_IOMMU }, "type1|type1v2|iommufd",
 	  "vfio: IOMMU backend (default type1v2)" },
 	{ { "bar", required_argument, NULL, OPT_BAR }, "N",
@@ -124,7 +127,7 @@ static int number(const char *name, const char *arg, uint64_t min,
 }
 
 struct seen {
-	bool cycles, duration, dwell, iommu, bar, size, on_fault;
+	bool cycles, duration, dwell, iommu, bar, size, on_fault, until_hit;
 };
 
 static int validate(struct repro_opts *o, const struct seen *seen,
@@ -160,6 +163,11 @@ static int validate(struct repro_opts *o, const struct seen *seen,
 	    (seen->cycles || seen->dwell || seen->on_fault))
 		return usage_err(err, errlen,
 				 "--cycles, --dwell-*-us and --on-fault do not apply to --mode=control");
+	if (o->mode != REPRO_RACE && seen->until_hit)
+		return usage_err(err, errlen, "--until-hit applies to --mode=race only");
+	if (seen->until_hit && seen->on_fault && o->on_fault_continue)
+		return usage_err(err, errlen,
+				 "--until-hit ends at the first hit: --on-fault=continue has nothing to continue");
 	if (o->mode == REPRO_HELD && o->vcpus > 1)
 		return usage_err(err, errlen, "--mode=held runs one vCPU");
 	if (o->offset % o->width)
@@ -245,6 +253,10 @@ enum repro_parse_result repro_parse_options(int argc, char **argv,
 			ret = pick("on-fault", optarg, on_fault, 2, &choice,
 				   err, errlen);
 			o->on_fault_continue = choice;
+			break;
+		case OPT_UNTIL_HIT:
+			seen.until_hit = true;
+			o->until_hit = true;
 			break;
 		case OPT_CYCLES:
 			seen.cycles = true;

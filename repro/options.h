@@ -35,6 +35,7 @@ struct repro_opts {
 	uint64_t cycles;		/* 0: bounded by duration only */
 	double duration_s;		/* 0: bounded by cycles only */
 	bool on_fault_continue;
+	bool until_hit;			/* race: end at the first window hit */
 	const char *json;
 	bool quiet;
 	bool verbose;

@@ -55,6 +55,7 @@ static void record_options(struct json_object *rec, const struct repro_opts *o)
 		bt_json_set_u64(opts, "dwell_on_us", o->dwell_on_us);
 		bt_json_set_str(opts, "on_fault",
 				o->on_fault_continue ? "continue" : "stop");
+		bt_json_set_bool(opts, "until_hit", o->until_hit);
 	}
 }
 

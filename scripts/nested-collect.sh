@@ -5,7 +5,9 @@
 # timed_out, stalled, boot_attempts, qemu_exit, elapsed_s) and the framed
 # data channel of every boot (DIR/attempt-*/frames.log, DIR/frames.log).
 # Writes frames.txt, ktap.txt, records.jsonl and summary.json (temp +
-# rename), prints a summary on stderr. Exit 0 when the lane completed.
+# rename), prints a summary on stderr. Exit 0 when the lane completed, 3
+# when more than 1% of its race trials were inconclusive (never hit the
+# disabled window), 1 when it was cut short.
 #
 # Every step that ended gets a record: the one it framed, or, when it ended
 # without one, a record made here (outcome host-error when L1 framed the
@@ -85,6 +87,19 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 			trials: $r.trials,
 			completed: ($race | length),
 			outcomes: ($race | group_by(.outcome) | map({key: .[0].outcome, value: length}) | from_entries),
+			# A trial that never hit the disabled window tested
+			# nothing: it is counted, not judged.
+			conclusive: ($race | map(select(.verdict != "ERROR")) | length),
+			inconclusive: ($race | map(select(.verdict == "ERROR")) | length),
+			judged_outcomes: ($race | map(select(.verdict != "ERROR")) |
+				group_by(.outcome) | map({key: .[0].outcome, value: length}) | from_entries),
+			inconclusive_trials: ($race | map(select(.verdict == "ERROR")) | map({
+				step: .lane.step, outcome, cycles: .counts.cycles,
+				accesses: .counts.accesses, window_hits: .counts.window_hits,
+				duration_s, reason,
+				cause: (if .outcome != "survived" then "the trial could not run: \(.reason // .signature // .outcome)"
+					elif .counts.accesses == 0 then "the vCPU never accessed the BAR in \(.duration_s) s: L1 did not run it"
+					else "\(.counts.accesses) accesses in \(.counts.cycles) cycles, none inside the disabled window" end)})),
 			first_failure_ms: ($race | map(.first_failure.ms // empty) | sort |
 				{median: median, max: (max // null), min: (min // null)}),
 			cycles_to_failure: ($race | map(.first_failure.cycle // empty) | sort |
@@ -99,11 +114,19 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 
 jq -r '"nested-lane: L1 \(.lane.l1_kernel), \(.lane.qemu), accel \(.lane.accel), device \(.lane.device)",
 	"nested-lane: held: \(.held.outcome // "none") (\(.held.signature // "-"))",
-	"nested-lane: race: \(.race.completed)/\(.race.trials) trials, outcomes \(.race.outcomes | tojson), first failure median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms",
+	"nested-lane: race: \(.race.completed)/\(.race.trials) trials, \(.race.conclusive) conclusive: \(.race.judged_outcomes | tojson), \(.race.inconclusive) inconclusive; first failure median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms",
+	(.race.inconclusive_trials[] | "nested-lane: race: \(.step) INCONCLUSIVE: \(.cause)"),
 	"nested-lane: control: \(.control.outcome // "none"), \(.control.accesses // 0) accesses, \(.control.errors // "-") errors",
 	"nested-lane: IOMMU modes: \(.iommu_modes | to_entries | map("\(.key) \(.value.outcome)") | join(", "))",
 	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s, \(.boot_attempts) boot(s)"' \
 	"$out/summary.json" >&2
 log "results in $out"
 [ -n "$(jq -r '.error // empty' "$out/summary.json")" ] && log "L1 error: $(jq -r .error "$out/summary.json")"
-jq -e '.partial == false and .timed_out == false and .stalled == false' "$out/summary.json" >/dev/null
+jq -e '.partial == false and .timed_out == false and .stalled == false' "$out/summary.json" \
+	>/dev/null || exit 1
+# More than 1% of the race trials inconclusive: the lane measured too little
+# to judge the kernel, and says so (exit 3), with each trial's cause above.
+if ! jq -e '.race.inconclusive * 100 <= .race.completed' "$out/summary.json" >/dev/null; then
+	log "INCONCLUSIVE: $(jq -r '"\(.race.inconclusive) of \(.race.completed) race trials never hit the disabled window (more than 1%)"' "$out/summary.json")"
+	exit 3
+fi

@@ -18,7 +18,9 @@
 # Results in --out (default results/nested/<UTC>-<host>): records.jsonl,
 # ktap.txt, summary.json, console.log (L1), frames.log (raw transport),
 # qemu.log. Exit 0 when L1 finished (whatever the outcomes), 1 when it died
-# or timed out (partial results kept and marked), 2 usage, 4 skip (no kernel).
+# or timed out (partial results kept and marked), 2 usage, 3 when more than
+# 1% of the race trials were inconclusive (each trial runs until its first
+# disabled-window hit, at most 60 s), 4 skip (no kernel).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/guest.sh"
@@ -26,7 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repro="" stall="" kernel=debian modroot="" out="" trials=20 control=2 timeout=600
 accel=${BARTOGGLE_ACCEL:-auto} cache=${BARTOGGLE_CACHE:-cache}
 qemu=${BARTOGGLE_QEMU:-qemu-system-x86_64}
-usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+usage() { sed -n '2,23s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--repro) repro=$2; shift ;;

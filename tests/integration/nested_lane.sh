@@ -4,7 +4,9 @@
 #
 # These are assertions about the kernel's real behaviour. On Debian's 6.1 a
 # disabled-BAR access is a bare -EFAULT: held fails on the first access,
-# 20/20 race trials fail, the no-toggle control survives. A kernel meant to
+# every race trial fails at its first disabled-window hit (a trial that never
+# hits in 60 s is inconclusive: counted, never judged, and more than 1% of
+# them fail the lane), the no-toggle control survives. A kernel meant to
 # behave otherwise is declared with BARTOGGLE_EXPECT_NESTED=<outcome>; any
 # other change fails here with the outcome it saw.
 set -u
@@ -37,8 +39,9 @@ t_check "held: $expect on the first disabled access" jq_true "$s" \
 	".held.outcome == \"$expect\" and .held.first_failure.cycle == 0 and .held.accesses == 2"
 t_check "held: signature says exit_reason untouched" jq_true "$s" \
 	'.held.signature | test("errno=14 .*exit_reason untouched")'
-t_check "race: $expect in $TRIALS/$TRIALS trials" jq_true "$s" \
-	".race.completed == $TRIALS and .race.outcomes == {\"$expect\": $TRIALS}"
+t_check "race: $expect in every conclusive trial, <= 1% inconclusive" jq_true "$s" \
+	".race.completed == $TRIALS and .race.judged_outcomes == {\"$expect\": .race.conclusive} and .race.inconclusive * 100 <= .race.completed"
+jq -r '"# race: \(.race.conclusive) conclusive, \(.race.inconclusive) inconclusive of \(.race.completed)", (.race.inconclusive_trials[] | "# \(.step): \(.cause)")' "$s"
 t_check "race: time to first failure measured" jq_true "$s" \
 	'.race.first_failure_ms.median > 0 and .race.first_failure_ms.max >= .race.first_failure_ms.median'
 t_check "control: survived, no errors, >= 2 s of accesses" jq_true "$s" \

@@ -81,6 +81,14 @@ START_TEST(full_race)
 	ck_assert_uint_eq(o.size, 65536);
 	ck_assert_str_eq(o.json, "/tmp/x.jsonl");
 	ck_assert(o.quiet);
+	ck_assert(!o.until_hit);
+
+	/* a trial: the first hit ends it, the duration bounds it */
+	ck_assert_int_eq(parse(&o, "--mode=race", "--until-hit", "--duration=60", NULL),
+			 REPRO_PARSE_OK);
+	ck_assert(o.until_hit);
+	ck_assert_uint_eq(o.cycles, 0);
+	ck_assert_double_eq(o.duration_s, 60);
 }
 END_TEST
 
@@ -128,6 +136,9 @@ static const struct {
 	{ { "--mode=control", "--cycles=5" }, "do not apply to --mode=control" },
 	{ { "--mode=control", "--on-fault=stop" }, "do not apply to --mode=control" },
 	{ { "--vcpus=2" }, "runs one vCPU" },
+	{ { "--until-hit" }, "applies to --mode=race only" },
+	{ { "--mode=control", "--until-hit" }, "applies to --mode=race only" },
+	{ { "--mode=race", "--until-hit", "--on-fault=continue" }, "nothing to continue" },
 	{ { "--mode=race", "--cycles=0" }, "between 1 and" },
 	{ { "--mode=race", "--cycles=-5" }, "not a number" },
 	{ { "--mode=race", "--cycles=12abc" }, "not a number" },
