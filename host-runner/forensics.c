@@ -21,8 +21,8 @@
 
 #define FORENSICS_QMP_MS	5000
 /* The dumps are printed when the key arrives; a quiet console ends them. */
-#define SYSRQ_QUIET_NS		1500000000ULL
-#define SYSRQ_MAX_NS		8000000000ULL
+#define SYSRQ_QUIET_NS		1000000000ULL
+#define SYSRQ_MAX_NS		5000000000ULL
 
 static const char *const sysrq_keys[] = {
 	"t",	/* every task's state and stack */
@@ -111,6 +111,26 @@ static uint64_t save_console_tail(struct forensics *f, struct bt_console *con, u
 	return got > 0 ? got : 0;
 }
 
+/* The guest prints a dump when its key arrives: until the console is quiet. */
+static void wait_console_quiet(struct bt_console *con)
+{
+	uint64_t t0 = bt_now_ns(), quiet_since = t0, last_size = con->bytes;
+
+	for (;;) {
+		uint64_t now;
+
+		usleep(100000);
+		now = bt_now_ns();
+		bt_console_poll(con, now);
+		if (con->bytes != last_size) {
+			last_size = con->bytes;
+			quiet_since = now;
+		}
+		if (now - quiet_since > SYSRQ_QUIET_NS || now - t0 > SYSRQ_MAX_NS)
+			return;
+	}
+}
+
 void collect_forensics(struct bt_qmp *qmp, struct bt_console *con, const char *run_dir,
 		       void (*other)(void *ctx, const char *line), void *ctx,
 		       struct hang_report *out)
@@ -118,7 +138,7 @@ void collect_forensics(struct bt_qmp *qmp, struct bt_console *con, const char *r
 	char dir[PATH_MAX];
 	struct forensics f = { .qmp = qmp, .dir = dir, .other = other, .ctx = ctx };
 	struct json_object *o, *ret;
-	uint64_t mark, t0, last_size;
+	uint64_t mark;
 	size_t i;
 
 	snprintf(dir, sizeof(dir), "%s/forensics", run_dir);
@@ -144,23 +164,11 @@ void collect_forensics(struct bt_qmp *qmp, struct bt_console *con, const char *r
 
 	bt_console_poll(con, bt_now_ns());
 	mark = con->bytes;
-	for (i = 0; i < sizeof(sysrq_keys) / sizeof(sysrq_keys[0]); i++)
+	/* One key at a time: a key typed while the last dump is still being
+	 * printed was seen to be lost. */
+	for (i = 0; i < sizeof(sysrq_keys) / sizeof(sysrq_keys[0]) && !f.qmp_dead; i++) {
 		send_sysrq(&f, sysrq_keys[i]);
-	/* Wait for the guest to finish printing: quiet, or a bound. */
-	t0 = bt_now_ns();
-	last_size = con->bytes;
-	for (uint64_t quiet_since = t0;;) {
-		uint64_t now;
-
-		usleep(100000);
-		now = bt_now_ns();
-		bt_console_poll(con, now);
-		if (con->bytes != last_size) {
-			last_size = con->bytes;
-			quiet_since = now;
-		}
-		if (now - quiet_since > SYSRQ_QUIET_NS || now - t0 > SYSRQ_MAX_NS)
-			break;
+		wait_console_quiet(con);
 	}
 	out->sysrq_bytes = save_console_tail(&f, con, mark);
 }

@@ -9,26 +9,36 @@
 #include "bartoggle/evidence.h"
 #include "bartoggle/liveness.h"
 
-/* Guest-only trouble first; then whatever the host log table knows. */
-static const struct {
-	const char *needle;
-	const char *kind;
-} guest_patterns[] = {
-	{ "Kernel panic", "panic" },
+/*
+ * The host log's table knows the kernel's trouble lines; of its kinds, these
+ * say something about a guest kernel (an emulated guest's IOMMU or AER
+ * lines are only about its virtual hardware).
+ */
+static const char *const guest_kinds[] = {
+	"warning", "bug", "oops", "lockup", "rcu-stall", "hung-task",
 };
+
+static const char *guest_trouble(const char *line)
+{
+	const char *kind;
+	size_t i;
+
+	if (strstr(line, "Kernel panic"))
+		return "panic";
+	kind = bt_kmsg_error_kind(line);
+	for (i = 0; kind && i < sizeof(guest_kinds) / sizeof(guest_kinds[0]); i++)
+		if (!strcmp(kind, guest_kinds[i]))
+			return kind;
+	return NULL;
+}
 
 enum bt_console_kind bt_console_line_kind(const char *line, const char **kind_name)
 {
-	const char *kind = NULL;
-	size_t i;
+	const char *kind;
 
 	if (!strncmp(line, BT_BEAT_PREFIX, strlen(BT_BEAT_PREFIX)))
 		return BT_CONSOLE_BEAT;
-	for (i = 0; i < sizeof(guest_patterns) / sizeof(guest_patterns[0]) && !kind; i++)
-		if (strstr(line, guest_patterns[i].needle))
-			kind = guest_patterns[i].kind;
-	if (!kind)
-		kind = bt_kmsg_error_kind(line);
+	kind = guest_trouble(line);
 	if (!kind)
 		return BT_CONSOLE_OTHER;
 	if (kind_name)

@@ -130,6 +130,10 @@ START_TEST(console_line_kinds)
 	ck_assert_str_eq(kind, "hung-task");
 	ck_assert_int_eq(bt_console_line_kind("[ 4.0] Run /init as init process", &kind),
 			 BT_CONSOLE_OTHER);
+	/* a guest's virtual IOMMU saying hello is not trouble (seen in the demo) */
+	ck_assert_int_eq(bt_console_line_kind("[    1.869907] AMD-Vi: AMD IOMMUv2 functionality "
+			 "not available on this system - This is not a bug.", &kind),
+			 BT_CONSOLE_OTHER);
 }
 END_TEST
 
