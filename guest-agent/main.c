@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@ struct agent {
 	struct agent_lines lines;
 	bool quit;
 	int ncpus;
+	int kmsg_fd;		/* the guest kernel log: the console, when the channel fails */
+	/* the channel, seen from here */
+	uint64_t lines_sent, write_errors, max_write_ns;
+	int last_errno;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -37,18 +42,57 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-/* One whole line per write; a host that went away is not our failure. */
+/*
+ * A note in the guest kernel's log, which its console prints: what the host
+ * reads when the agent's own channel has gone quiet.
+ */
+static void kmsg(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void kmsg(struct agent *a, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	if (a->kmsg_fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "<4>bartoggle-agent: ");
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (write(a->kmsg_fd, buf, strlen(buf)) < 0)
+		return;
+}
+
+/*
+ * One whole line per write; a host that went away is not our failure, but
+ * every failed or slow write is noted in the kernel log.
+ */
 static void send_line(struct agent *a, const char *line, size_t len)
 {
+	uint64_t t0 = bt_now_ns(), took;
+
 	while (len) {
 		ssize_t n = write(a->out_fd, line, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			if (!a->write_errors++ || errno != a->last_errno)
+				kmsg(a, "write to the host channel: %s (%llu failed so far)",
+				     n ? strerror(errno) : "nothing written",
+				     (unsigned long long)a->write_errors);
+			a->last_errno = errno;
 			return;
+		}
 		line += n;
 		len -= n;
+	}
+	a->lines_sent++;
+	took = bt_now_ns() - t0;
+	if (took > a->max_write_ns) {
+		a->max_write_ns = took;
+		if (took > 1000000000ULL)
+			kmsg(a, "a write to the host channel blocked for %.1f s", took / 1e9);
 	}
 }
 
@@ -200,6 +244,10 @@ static int drive_run(struct agent *a)
 			      a->run.error[0] ? a->run.error : NULL, &len);
 	if (line)
 		send_line(a, line, len);
+	kmsg(a, "run ended (%s) after %llu cycles; %llu lines sent, %llu write errors, "
+	     "longest write %.1f ms", interrupted ? "signal" : agent_stop_name(reason),
+	     (unsigned long long)c.cycles, (unsigned long long)a->lines_sent,
+	     (unsigned long long)a->write_errors, a->max_write_ns / 1e6);
 	summary(a, &c, since(a->run.start_ns, a->run.end_ns));
 	return reason == AGENT_STOP_ERROR ? 1 : 0;
 }
@@ -239,6 +287,7 @@ int main(int argc, char **argv)
 	size_t len;
 	int ret = 0;
 
+	a.kmsg_fd = -1;
 	a.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	agent_opts_default(&a.opts, a.ncpus);
 	switch (agent_parse_args(argc, argv, &a.opts, err, sizeof(err))) {
@@ -261,6 +310,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	open_channel(&a, channel, sizeof(channel));
+	a.kmsg_fd = a.opts.serve ? open("/dev/kmsg", O_WRONLY | O_CLOEXEC) : -1;
 	if (agent_dev_open(&a.dev, NULL, &a.opts, err, sizeof(err))) {
 		fprintf(stderr, "bartoggle-agent: error: %s\n", err);
 		send_error(&a, err);

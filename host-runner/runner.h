@@ -75,7 +75,11 @@ struct hang_report {
 	struct json_object *files;	/* names in <run>/forensics/ */
 	char vm_status[32];		/* QMP query-status, "" when unanswered */
 	bool answered_qmp;
-	uint64_t sysrq_bytes;		/* the guest's dumps on the console */
+	uint64_t sysrq_bytes;		/* the console after the sysrq keys */
+	bool sysrq_answered;		/* the guest printed its dumps */
+	uint64_t nmi_bytes;		/* its panic dump after an NMI */
+	bool nmi_answered;
+	int nmis;			/* NMIs sent */
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@ struct vm {
 	struct bt_kmsg kmsg;
 	struct bt_console console;	/* the guest's own heartbeat */
 	bool agent_eof;
+	uint64_t agent_lines;		/* received from the agent */
+	uint64_t agent_bytes;
 	char sockdir[64];
 	char qmp_path[96];
 	char agent_path[96];
@@ -101,9 +104,12 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 	add_arg(argv, &n, "-append");
 	/*
 	 * idle=poll under TCG: see guest_tcg_cmdline in scripts/lib/guest.sh.
-	 * sysrq_always_enabled: the hang forensics type sysrq t/w/l.
+	 * sysrq_always_enabled: the hang forensics type sysrq t/w/l;
+	 * unknown_nmi_panic, panic_print: tasks, timers and every CPU's
+	 * backtrace after their NMI, when the keyboard gets no answer.
 	 */
-	add_arg(argv, &n, "console=ttyS0 panic=-1 sysrq_always_enabled bt.mode=serve bt.id=%s%s%s%s",
+	add_arg(argv, &n, "console=ttyS0 panic=-1 sysrq_always_enabled unknown_nmi_panic "
+		"panic_print=0x45 bt.mode=serve bt.id=%s%s%s%s",
 		env->device_id, strcmp(env->accel, "kvm") ? " idle=poll" : "",
 		c->guest_cmdline[0] ? " " : "", c->guest_cmdline);
 	add_arg(argv, &n, "-serial");
@@ -427,6 +433,8 @@ static void on_agent_line(const struct run_env *env, struct vm *vm,
 		return;
 	}
 	t = json_object_get_string(type);
+	vm->agent_lines++;
+	vm->agent_bytes += strlen(line) + 1;
 	l->last_beat = bt_now_ns();
 	l->console_beats_at_last_line = vm->console.beats;
 	if (!strcmp(t, "hello") && l->phase == BOOTING) {
@@ -508,6 +516,20 @@ static void progress(const struct run_env *env, const struct iteration *it,
 		bt_outcome_name(it->outcome));
 }
 
+/* The guest console in the record: did it beat, what did its kernel say. */
+static struct json_object *console_json(const struct bt_console *con)
+{
+	struct json_object *o = json_object_new_object(), *t = json_object_new_array();
+	int i;
+
+	bt_json_set_u64(o, "beats", con->beats);
+	bt_json_set_double(o, "last_uptime_s", con->last_uptime);
+	for (i = 0; i < con->ntrouble; i++)
+		json_object_array_add(t, json_object_new_string(con->trouble[i]));
+	json_object_object_add(o, "trouble", t);
+	return o;
+}
+
 struct qmp_ctx {
 	struct vm *vm;
 	struct iteration *it;
@@ -531,7 +553,9 @@ static void on_silence(const struct run_env *env, struct vm *vm, struct iteratio
 		       struct loop *l)
 {
 	struct qmp_ctx ctx = { vm, it, l };
-	struct hang_report h;
+	struct hang_report h = { 0 };
+	struct json_object *ch;
+	int unread = 0;
 	struct bt_silence s;
 	enum bt_outcome o;
 	uint64_t now = bt_now_ns();
@@ -545,12 +569,17 @@ static void on_silence(const struct run_env *env, struct vm *vm, struct iteratio
 							     : UINT64_MAX,
 		.beat_period_ns = GUEST_BEAT_PERIOD_NS,
 	};
+	/* What the guest said by itself; the forensics make it say more (an
+	 * NMI they inject ends in a panic of their own making). */
+	s.panicked = vm->console.panicked;
+	it->console = console_json(&vm->console);
+	if (ioctl(vm->agent_fd, FIONREAD, &unread))
+		unread = 0;
 	if (!env->quiet)
 		bt_warn("agent silent for %.0f s: collecting forensics in %s/forensics",
 			s.silent_ns / 1e9, it->dir);
 	collect_forensics(&vm->qmp, &vm->console, it->dir, on_other_qmp_line, &ctx, &h);
 	s.vm_status = h.answered_qmp ? h.vm_status : NULL;
-	s.panicked = vm->console.panicked;
 	o = bt_silence_outcome(&s, why, sizeof(why));
 	note_event(it, "%s", why);
 	if (!it->signature[0])
@@ -569,7 +598,18 @@ static void on_silence(const struct run_env *env, struct vm *vm, struct iteratio
 	else
 		bt_json_set_double(it->forensics, "last_beat_age_s", s.last_beat_age_ns / 1e9);
 	bt_json_set_u64(it->forensics, "sysrq_bytes", h.sysrq_bytes);
+	bt_json_set_bool(it->forensics, "sysrq_answered", h.sysrq_answered);
+	bt_json_set_u64(it->forensics, "nmi_bytes", h.nmi_bytes);
+	bt_json_set_u64(it->forensics, "nmis", h.nmis);
+	bt_json_set_bool(it->forensics, "nmi_answered", h.nmi_answered);
 	bt_json_set_bool(it->forensics, "agent_channel_eof", vm->agent_eof);
+	/* What the runner had of the channel: did lines stop coming, or
+	 * stop being read? */
+	ch = bt_json_set_obj(it->forensics, "agent_channel");
+	bt_json_set_u64(ch, "lines", vm->agent_lines);
+	bt_json_set_u64(ch, "bytes", vm->agent_bytes);
+	bt_json_set_u64(ch, "partial_line_bytes", vm->alen);
+	bt_json_set_u64(ch, "unread_bytes", unread);
 }
 
 static void event_loop(const struct run_env *env, struct vm *vm,
@@ -635,20 +675,6 @@ static void event_loop(const struct run_env *env, struct vm *vm,
 		}
 	}
 	it->duration_s = l.t_start ? (bt_now_ns() - l.t_start) / 1e9 : 0;
-}
-
-/* The guest console in the record: did it beat, what did its kernel say. */
-static struct json_object *console_json(const struct bt_console *con)
-{
-	struct json_object *o = json_object_new_object(), *t = json_object_new_array();
-	int i;
-
-	bt_json_set_u64(o, "beats", con->beats);
-	bt_json_set_double(o, "last_uptime_s", con->last_uptime);
-	for (i = 0; i < con->ntrouble; i++)
-		json_object_array_add(t, json_object_new_string(con->trouble[i]));
-	json_object_object_add(o, "trouble", t);
-	return o;
 }
 
 static void close_vm(struct vm *vm)
@@ -727,6 +753,7 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 		snprintf(it->qemu_exit, sizeof(it->qemu_exit), "%s (after quit)", how);
 	}
 	bt_console_poll(&vm.console, bt_now_ns());
-	it->console = console_json(&vm.console);
+	if (!it->console)
+		it->console = console_json(&vm.console);
 	close_vm(&vm);
 }
