@@ -84,7 +84,7 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 		add_arg(argv, &n, "host");
 	} else {
 		add_arg(argv, &n, "-accel");
-		add_arg(argv, &n, "tcg,thread=multi");
+		add_arg(argv, &n, "tcg,thread=%s", c->tcg_thread);
 		add_arg(argv, &n, "-cpu");
 		add_arg(argv, &n, "max");
 	}

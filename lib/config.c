@@ -40,6 +40,8 @@ static const struct key keys[] = {
 	  "QEMU binary; repeat for a matrix (default qemu-system-x86_64)" },
 	{ "qemu", "accel", "accel", K_STR, F(accel), 0, 0, "auto|kvm|tcg",
 	  "accelerator (auto: KVM where it runs stock guests, else TCG)" },
+	{ "qemu", "tcg_thread", "tcg-thread", K_STR, F(tcg_thread), 0, 0, "single|multi",
+	  "TCG: one host thread for every vCPU, or one each (default single: see the README)" },
 	{ "qemu", "extra_args", "qemu-args", K_STR, F(qemu_args), 0, 0, NULL,
 	  "extra QEMU arguments, split on blanks" },
 	{ "qemu", "no_mmap", "no-mmap", K_BOOL, F(no_mmap), 0, 0, NULL,
@@ -87,6 +89,7 @@ void bt_config_default(struct bt_config *c)
 	strcpy(c->qemu[0], "qemu-system-x86_64");
 	c->nqemu = 1;
 	strcpy(c->accel, "auto");
+	strcpy(c->tcg_thread, "single");
 	strcpy(c->kernel, "debian");
 	c->smp = 2;
 	c->memory_mb = 512;

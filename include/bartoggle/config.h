@@ -26,6 +26,7 @@ struct bt_config {
 	char qemu[BT_CONFIG_MAX_QEMU][PATH_MAX];
 	int nqemu;
 	char accel[8];			/* auto | kvm | tcg */
+	char tcg_thread[8];		/* single | multi */
 	char qemu_args[512];
 	bool no_mmap;
 	/* [guest] */
