@@ -22,8 +22,14 @@ guest_accel() {
 		machine=(-accel kvm -cpu host)
 	else
 		# TCG's "max" CPU is an AMD model with SVM and NPT: kvm_amd loads.
-		# $BARTOGGLE_TCG_THREAD=single: one host thread for all vCPUs.
-		machine=(-accel "tcg,thread=${BARTOGGLE_TCG_THREAD:-multi}" -cpu max)
+		# One host thread for all vCPUs ($BARTOGGLE_TCG_THREAD=multi: one
+		# each): QEMU 7.2's multi-threaded TCG publishes a new memory map
+		# to running vCPUs before their TLBs are flushed (tcg_commit), so
+		# while a BAR is toggled their MMIO writes can land in the wrong
+		# region: a lost APIC EOI leaves a vCPU without timer interrupts
+		# for good, a lost virtio kick leaves lines unsent (README,
+		# "Harness faults found and removed").
+		machine=(-accel "tcg,thread=${BARTOGGLE_TCG_THREAD:-single}" -cpu max)
 	fi
 }
 
