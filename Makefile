@@ -39,8 +39,7 @@ AGENT_OBJS	:= $(O)/guest-agent/main.o $(O)/guest-agent/options.o \
 AGENT		:= $(O)/bartoggle-agent
 RAWTOGGLE	:= $(O)/static/bt-rawtoggle
 
-RUN_OBJS	:= $(O)/host-runner/main.o $(O)/host-runner/vm.o $(O)/host-runner/report.o \
-		   $(O)/host-runner/forensics.o
+RUN_OBJS	:= $(patsubst %.c,$(O)/%.o,$(wildcard host-runner/*.c))
 RUN		:= $(O)/bartoggle-run
 
 UNIT_SRCS	:= $(wildcard tests/unit/check_*.c)

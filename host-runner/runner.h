@@ -5,15 +5,19 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 
+#include "bartoggle/bind.h"
 #include "bartoggle/config.h"
 #include "bartoggle/liveness.h"
 #include "bartoggle/outcome.h"
 #include "bartoggle/qmp.h"
 #include "bartoggle/stats.h"
 
-#define RUN_AGENT_PORT	"org.bartoggle.agent"
+#define RUN_AGENT_PORT		"org.bartoggle.agent"
+#define RUN_DEFAULT_JOURNAL	"/run/bartoggle/journal.json"
+#define RUN_MIN_FREE_MB		200
 
 /* What a whole run shares: resolved once, used by every iteration. */
 struct run_env {
@@ -60,9 +64,45 @@ struct iteration {
 
 extern volatile int run_interrupted;
 
-/* scripts/ beside the build directory holding this binary, or
+/* scripts.c: scripts/ beside the build directory holding this binary, or
  * $BARTOGGLE_SCRIPTS. */
 void find_scripts(char *out, size_t len);
+
+/* cli.c: what the command line asked for besides the configuration. */
+struct args {
+	const char *config;
+	const char *journal;
+	bool restore;
+	bool preflight;
+	bool quiet;
+};
+
+void run_usage(FILE *out);
+/* 0 to run, 1 when --help was printed, -EINVAL on a usage error (said). */
+int run_parse(int argc, char **argv, struct bt_config *c, struct args *a);
+
+/* preflight.c: the number of failed checks; fills @env. */
+int preflight(struct run_env *env, const struct bt_host_paths *hp, struct bt_bind_plan *plan);
+/* The guest image into <run>/image (or the configured one). 0 or an exit code. */
+int build_image(struct run_env *env);
+
+/* results.c */
+struct totals {
+	int runs, pass, fail, other;
+	unsigned by_outcome[BT_OUTCOME_NR];
+	uint64_t cycles, window_hits, ur_violations, failures;
+};
+
+struct json_object *make_record(const struct run_env *env, const struct iteration *it);
+/* The verdict from the outcome, the window hits and ur_check. */
+void judge(const struct run_env *env, struct iteration *it);
+void write_summary(const struct run_env *env, const struct totals *t);
+
+/* restore.c */
+void pidfile_for(const char *journal, char *out, size_t len);
+/* Stop the QEMU a killed run left, then replay the journal. An exit code. */
+int restore(const struct bt_host_paths *hp, const char *journal);
+void make_dir_for(const char *path);
 
 /* "bartoggle-run report ...": @argv[0] is "report". */
 int report_main(int argc, char **argv);

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+/* An iteration's record and verdict; the run's summary.json and evidence.txt. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pci/pci.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bartoggle/bdf.h"
+#include "bartoggle/bind.h"
+#include "bartoggle/compat.h"
+#include "bartoggle/config.h"
+#include "bartoggle/kvm.h"
+#include "bartoggle/log.h"
+#include "bartoggle/record.h"
+#include "bartoggle/stats.h"
+#include "bartoggle/sysfs.h"
+#include "bartoggle/version.h"
+#include "runner.h"
+
+struct json_object *make_record(const struct run_env *env, const struct iteration *it)
+{
+	const struct bt_config *c = env->cfg;
+	struct json_object *rec = bt_record_new("run"), *o;
+	char id[8];
+
+	o = bt_json_set_obj(rec, "qemu");
+	bt_json_set_str(o, "binary", c->qemu[it->qemu]);
+	bt_json_set_str(o, "version", env->qemu_version[it->qemu]);
+	bt_json_set_str(o, "accel", env->accel);
+	o = bt_json_set_obj(rec, "device");
+	bt_json_set_str(o, "bdf", c->emulated[0] ? NULL : c->bdf);
+	snprintf(id, sizeof(id), "%04x", env->vendor);
+	bt_json_set_str(o, "vendor", id);
+	snprintf(id, sizeof(id), "%04x", env->device);
+	bt_json_set_str(o, "device", id);
+	bt_json_set_str(o, "name", env->device_name);
+	bt_json_set_u64(o, "bar", 0);
+	bt_json_set_u64(o, "bar_size", it->hello ? json_object_get_uint64(json_object_object_get(
+				json_object_object_get(it->hello, "device"), "bar_size")) : 0);
+	bt_json_set_str(rec, "backing", c->emulated[0] ? "emulated" : "vfio");
+	bt_json_set_str(rec, "mode", c->no_mmap ? "race-no-mmap" : "race");
+	json_object_object_add(rec, "options", bt_config_json(c));
+	bt_record_set_outcome(rec, it->outcome, it->verdict);
+	bt_record_set_counts(rec, &it->counts, (uint64_t)(it->duration_s * 1e9));
+	json_object_object_add(json_object_object_get(rec, "counts"), "faults",
+			       json_object_new_uint64(it->faults));
+	bt_record_set_first_failure(rec, it->fail_ms >= 0, it->fail_cycle, it->fail_ms);
+	bt_json_set_str(rec, "signature", it->signature[0] ? it->signature : NULL);
+	bt_json_set_str(rec, "cause", it->cause[0] ? it->cause : NULL);
+	bt_json_set_u64(rec, "iteration", it->number);
+	bt_json_set_str(rec, "guest_kernel", env->guest_kernel);
+	bt_json_set_str(rec, "ur_check", c->ur_check);
+	bt_json_set_bool(rec, "agent_finished", it->finished);
+	bt_json_set_str(rec, "vm_status", it->stop_status[0] ? it->stop_status : NULL);
+	bt_json_set_str(rec, "qemu_exit", it->qemu_exit[0] ? it->qemu_exit : NULL);
+	bt_json_set_str(rec, "error", it->agent_error[0] ? it->agent_error : NULL);
+	json_object_object_add(rec, "qmp_events", json_object_get(it->events));
+	json_object_object_add(rec, "kmsg", json_object_get(it->kmsg));
+	json_object_object_add(rec, "guest_console", json_object_get(it->console));
+	json_object_object_add(rec, "forensics", json_object_get(it->forensics));
+	bt_json_set_str(rec, "logs", it->dir);
+	return rec;
+}
+
+void judge(const struct run_env *env, struct iteration *it)
+{
+	bool strict = !strcmp(env->cfg->ur_check, "strict");
+
+	if (it->outcome == BT_OUTCOME_SURVIVED && !it->finished)
+		it->outcome = BT_OUTCOME_SETUP_ERROR;	/* interrupted before done */
+	it->verdict = bt_verdict_of(it->outcome, it->counts.window_hits,
+				    strict ? it->counts.ur_violations : 0);
+}
+
+
+static void write_or_warn(const char *path, const char *text)
+{
+	int ret = __bt_write_file_atomic(path, text);
+
+	if (ret)
+		bt_err("cannot write %s: %s", path, strerror(-ret));
+}
+
+void write_summary(const struct run_env *env, const struct totals *t)
+{
+	const struct bt_config *c = env->cfg;
+	struct json_object *s = json_object_new_object();
+	char path[PATH_MAX + 32], *text = NULL, words[32], now[32];
+	struct utsname uts;
+	size_t len = 0;
+	double upper;
+	FILE *m;
+	int i;
+
+	bt_utc_now(now, sizeof(now));
+	bt_json_set_str(s, "schema", "bartoggle.summary/1");
+	bt_json_set_str(s, "time", now);
+	bt_json_set_str(s, "command", bt_record_command());
+	bt_json_set_u64(s, "runs", t->runs);
+	bt_json_set_u64(s, "pass", t->pass);
+	bt_json_set_u64(s, "fail", t->fail);
+	bt_json_set_u64(s, "error_or_skip", t->other);
+	bt_json_set_u64(s, "cycles", t->cycles);
+	bt_json_set_u64(s, "window_hits", t->window_hits);
+	bt_json_set_outcome_counts(s, "outcomes", t->by_outcome);
+	bt_json_set_str(s, "verdict", t->fail ? "FAIL" : t->other ? "ERROR" : "PASS");
+	json_object_object_add(s, "config", bt_config_json(c));
+	snprintf(path, sizeof(path), "%s/summary.json", env->dir);
+	write_or_warn(path, json_object_to_json_string_ext(s, JSON_C_TO_STRING_PRETTY));
+	json_object_put(s);
+
+	m = open_memstream(&text, &len);
+	fprintf(m, "bartoggle %s evidence\n\n", bt_version);
+	uname(&uts);
+	fprintf(m, "Host kernel:    %s %s (KVM_CAP_MEMORY_FAULT_INFO=%d)\n", uts.release,
+		uts.version, env->memory_fault_info);
+	for (i = 0; i < c->nqemu; i++)
+		fprintf(m, "QEMU:           %s %s (%s)\n", c->qemu[i], env->qemu_version[i], env->accel);
+	fprintf(m, "Device:         %s %s %s\n", c->emulated[0] ? "emulated" : c->bdf,
+		env->device_id, env->device_name);
+	fprintf(m, "Guest kernel:   %s\n", env->guest_kernel);
+	fprintf(m, "Command:        %s\n", bt_record_command());
+	fprintf(m, "Arm:            %s, %s access, width %llu, dwell off/on %llu/%llu us\n",
+		c->no_mmap ? "x-no-mmap (trapped)" : "mmap (memslot)", c->access,
+		(unsigned long long)c->width, (unsigned long long)c->dwell_off_us,
+		(unsigned long long)c->dwell_on_us);
+	fprintf(m, "Runs:           %d (%d PASS, %d FAIL, %d other)\n", t->runs, t->pass,
+		t->fail, t->other);
+	fprintf(m, "Outcomes:      ");
+	for (i = 0; i < BT_OUTCOME_NR; i++)
+		if (t->by_outcome[i])
+			fprintf(m, " %s=%u", bt_outcome_name(i), t->by_outcome[i]);
+	fprintf(m, "\nCycles:         %llu, window hits %llu, UR violations %llu (%s)\n",
+		(unsigned long long)t->cycles, (unsigned long long)t->window_hits,
+		(unsigned long long)t->ur_violations,
+		strcmp(c->ur_check, "strict") ? "recorded, not judged" : "judged");
+	if (t->cycles) {
+		upper = bt_binom_upper(t->failures, t->cycles, 0.95);
+		bt_one_in(upper, words, sizeof(words));
+		fprintf(m, "Bound:          %llu VM-fatal events in %llu cycles: per-cycle probability "
+			"< %.3g (95%% upper, exact), fewer than 1 in %s cycles\n",
+			(unsigned long long)t->failures, (unsigned long long)t->cycles, upper, words);
+	}
+	fprintf(m, "Verdict:        %s\n", t->fail ? "FAIL" : t->other ? "ERROR" : "PASS");
+	fprintf(m, "Date:           %s\n", now);
+	fclose(m);
+	snprintf(path, sizeof(path), "%s/evidence.txt", env->dir);
+	write_or_warn(path, text);
+	free(text);
+}
