@@ -100,10 +100,11 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Every run, emulated too: where --restore finds this run's QEMU. */
+	qemu_pidfile_path(env.pidfile, sizeof(env.pidfile));
 
 	if (!cfg.emulated[0]) {
 		make_dir_for(a.journal);
-		pidfile_for(a.journal, env.pidfile, sizeof(env.pidfile));
 		if (bt_bind_apply(&hp, &plan, a.journal, stderr, err, sizeof(err))) {
 			bt_err("%s", err);
 			restore(&hp, a.journal);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Putting the host back: the QEMU a killed run left, and the drivers in the journal. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,22 +29,120 @@
 #include "bartoggle/version.h"
 #include "runner.h"
 
-void pidfile_for(const char *journal, char *out, size_t len)
+/*
+ * Where a runner leaves what --restore needs: /run/bartoggle as root,
+ * else $XDG_RUNTIME_DIR/bartoggle, else /tmp/bartoggle-<uid>.
+ */
+void runtime_dir(char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (!geteuid())
+		snprintf(out, len, "%s", RUN_RUNTIME_DIR);
+	else if (xdg && *xdg)
+		snprintf(out, len, "%s/bartoggle", xdg);
+	else
+		snprintf(out, len, "/tmp/bartoggle-%u", (unsigned)geteuid());
+	mkdir(out, 0700);
+}
+
+void qemu_pidfile_path(char *out, size_t len)
 {
 	char dir[PATH_MAX];
 
-	snprintf(dir, sizeof(dir), "%s", journal);
-	snprintf(out, len, "%s/qemu.pid", dirname(dir));
+	runtime_dir(dir, sizeof(dir));
+	snprintf(out, len, "%s/qemu-%d.pid", dir, (int)getpid());
+}
+
+/* "QEMU_PID RUNNER_PID": whose QEMU it is, for a --restore run later. */
+void write_qemu_pidfile(const char *pidfile, pid_t pid)
+{
+	char line[64];
+
+	if (!pidfile[0])
+		return;
+	snprintf(line, sizeof(line), "%d %d\n", (int)pid, (int)getpid());
+	if (__bt_write_file_atomic(pidfile, line))
+		bt_warn("cannot write %s: --restore will not find QEMU %d", pidfile, (int)pid);
+}
+
+static bool cmdline_has(pid_t pid, const char *needle, size_t nlen)
+{
+	char path[64], cmd[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, cmd, sizeof(cmd));
+	close(fd);
+	return n > 0 && memmem(cmd, n, needle, nlen);
+}
+
+/*
+ * Stop the QEMU of one pid file, if its runner is gone and the PID is still
+ * that runner's QEMU (PIDs get reused): by its PID, never by name.
+ */
+static void stop_orphan_qemu(const char *pidfile)
+{
+	char name[64];
+	int qemu = 0, runner = 0, n;
+	FILE *f = fopen(pidfile, "r");
+
+	if (!f)
+		return;
+	n = fscanf(f, "%d %d", &qemu, &runner);
+	fclose(f);
+	if (n == 2 && runner != getpid() && !kill(runner, 0) &&
+	    cmdline_has(runner, "bartoggle-run", strlen("bartoggle-run"))) {
+		bt_info("QEMU %d belongs to bartoggle-run %d, which is running: left alone",
+			qemu, runner);
+		return;
+	}
+	unlink(pidfile);
+	if (n != 2 || qemu <= 1)
+		return;
+	/* -name's value, with the NUL that ends it on the command line */
+	snprintf(name, sizeof(name), RUN_QEMU_NAME "%d", runner);
+	if (!cmdline_has(qemu, name, strlen(name) + 1))
+		return;
+	bt_info("stopping QEMU %d left by bartoggle-run %d", qemu, runner);
+	kill(qemu, SIGTERM);
+	for (n = 0; n < 50 && !kill(qemu, 0); n++)
+		usleep(100000);
+	kill(qemu, SIGKILL);
+	usleep(200000);
+}
+
+/* Every runner's QEMU whose runner is gone. */
+void stop_orphans(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+	struct dirent *e;
+	DIR *d;
+
+	runtime_dir(dir, sizeof(dir));
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "qemu-", 5) || !strstr(e->d_name, ".pid"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		stop_orphan_qemu(path);
+	}
+	closedir(d);
 }
 
 int restore(const struct bt_host_paths *hp, const char *journal)
 {
-	char err[512], pidfile[PATH_MAX];
+	char err[512];
 	int ret;
 
 	/* vfio-pci cannot let go of a device a QEMU still holds. */
-	pidfile_for(journal, pidfile, sizeof(pidfile));
-	stop_orphan_qemu(pidfile);
+	stop_orphans();
 	ret = bt_bind_restore(hp, journal, stderr, err, sizeof(err));
 
 	if (ret == -ENOENT) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 
 #include "bartoggle/bind.h"
@@ -18,6 +19,8 @@
 #define RUN_AGENT_PORT		"org.bartoggle.agent"
 #define RUN_DEFAULT_JOURNAL	"/run/bartoggle/journal.json"
 #define RUN_MIN_FREE_MB		200
+#define RUN_RUNTIME_DIR		"/run/bartoggle"
+#define RUN_QEMU_NAME		"bartoggle-run-"	/* + the runner's PID: QEMU's -name */
 
 /* What a whole run shares: resolved once, used by every iteration. */
 struct run_env {
@@ -99,7 +102,12 @@ void judge(const struct run_env *env, struct iteration *it);
 void write_summary(const struct run_env *env, const struct totals *t);
 
 /* restore.c */
-void pidfile_for(const char *journal, char *out, size_t len);
+void runtime_dir(char *out, size_t len);
+/* <runtime>/qemu-<runner pid>.pid */
+void qemu_pidfile_path(char *out, size_t len);
+void write_qemu_pidfile(const char *pidfile, pid_t pid);
+/* Stop every QEMU whose runner is gone (the pid files of the runtime dir). */
+void stop_orphans(void);
 /* Stop the QEMU a killed run left, then replay the journal. An exit code. */
 int restore(const struct bt_host_paths *hp, const char *journal);
 void make_dir_for(const char *path);
@@ -107,8 +115,6 @@ void make_dir_for(const char *path);
 /* "bartoggle-run report ...": @argv[0] is "report". */
 int report_main(int argc, char **argv);
 
-/* Stop a QEMU left by a killed runner (its pid file), by PID. */
-void stop_orphan_qemu(const char *pidfile);
 
 /* What collect_forensics() found. */
 struct hang_report {

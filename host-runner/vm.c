@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,6 +89,9 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 		add_arg(argv, &n, "-cpu");
 		add_arg(argv, &n, "max");
 	}
+	/* Tells --restore this QEMU is a runner's, and whose. */
+	add_arg(argv, &n, "-name");
+	add_arg(argv, &n, RUN_QEMU_NAME "%d", (int)getpid());
 	add_arg(argv, &n, "-machine");
 	add_arg(argv, &n, "q35");
 	add_arg(argv, &n, "-smp");
@@ -155,57 +159,11 @@ static void write_cmdline(const struct iteration *it, char **argv, int argc)
 	fclose(f);
 }
 
-/* A runner killed with SIGKILL leaves QEMU holding the device: say which. */
-static void write_pid(const char *pidfile, pid_t pid)
-{
-	FILE *f;
-
-	if (!pidfile[0])
-		return;
-	f = fopen(pidfile, "w");
-	if (f) {
-		fprintf(f, "%d\n", pid);
-		fclose(f);
-	}
-}
-
-void stop_orphan_qemu(const char *pidfile)
-{
-	char path[64], cmd[256] = "";
-	FILE *f = fopen(pidfile, "r");
-	int pid = 0, fd;
-	ssize_t n;
-
-	if (!f)
-		return;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	unlink(pidfile);
-	if (pid <= 1)
-		return;
-	/* Only if that PID is still a QEMU: PIDs get reused. */
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	cmd[n > 0 ? n : 0] = '\0';
-	if (!strstr(cmd, "qemu"))
-		return;
-	fprintf(stderr, "bartoggle-run: stopping QEMU %d left by a killed run\n", pid);
-	kill(pid, SIGTERM);
-	for (n = 0; n < 50 && !kill(pid, 0); n++)
-		usleep(100000);
-	kill(pid, SIGKILL);
-	usleep(200000);
-}
-
 static int spawn(const struct run_env *env, struct iteration *it, struct vm *vm)
 {
 	char *argv[96], path[PATH_MAX + 16];
 	int pipefd[2], argc, i;
+	pid_t parent;
 
 	argc = build_argv(env, it, vm, argv);
 	write_cmdline(it, argv, argc);
@@ -215,10 +173,15 @@ static int spawn(const struct run_env *env, struct iteration *it, struct vm *vm)
 		snprintf(it->agent_error, sizeof(it->agent_error), "pipe: %s", strerror(errno));
 		return -errno;
 	}
+	parent = getpid();
 	vm->pid = fork();
 	if (vm->pid == 0) {
 		int devnull = open("/dev/null", O_RDWR);
 
+		/* Dies with the runner, SIGKILL included; a runner already gone
+		 * before the request took effect is caught by the parent check. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
 		/* Its own process group: a Ctrl-C is the runner's to handle. */
 		setpgid(0, 0);
 		dup2(devnull, STDIN_FILENO);
@@ -235,7 +198,7 @@ static int spawn(const struct run_env *env, struct iteration *it, struct vm *vm)
 		close(pipefd[0]);
 		return -errno;
 	}
-	write_pid(env->pidfile, vm->pid);
+	write_qemu_pidfile(env->pidfile, vm->pid);
 	vm->err_fd = pipefd[0];
 	fcntl(vm->err_fd, F_SETFL, O_NONBLOCK);
 	return 0;
