@@ -28,6 +28,7 @@
 #include "bartoggle/kvm.h"
 #include "bartoggle/log.h"
 #include "bartoggle/record.h"
+#include "bartoggle/recover.h"
 #include "bartoggle/stats.h"
 #include "bartoggle/sysfs.h"
 #include "bartoggle/version.h"
@@ -65,8 +66,13 @@ int main(int argc, char **argv)
 		return ret > 0 ? BT_EXIT_PASS : BT_EXIT_USAGE;
 	bt_record_set_argv(argc, argv);
 	bt_host_paths_default(&hp);
-	if (a.restore)
+	if (a.restore) {
+		/* Whatever a killed runner left: its QEMU, its driver binding
+		 * and its unrecorded iterations. */
+		if (bt_recover_tree(cfg.results, "restore", stderr) < 0)
+			bt_warn("could not close the unrecorded runs under %s", cfg.results);
 		return restore(&hp, a.journal);
+	}
 	if (!cfg.bdf[0] && !cfg.emulated[0] && getenv("BARTOGGLE_BDF"))
 		snprintf(cfg.bdf, sizeof(cfg.bdf), "%s", getenv("BARTOGGLE_BDF"));
 	if (bt_config_validate(&cfg, err, sizeof(err))) {
@@ -95,6 +101,10 @@ int main(int argc, char **argv)
 		return BT_EXIT_FAIL;
 	}
 
+	/* Iterations an earlier runner started and never recorded. */
+	if (bt_recover_tree(cfg.results, "runner", stderr) < 0)
+		bt_warn("could not close the unrecorded runs under %s", cfg.results);
+
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -119,8 +129,10 @@ int main(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
 	ktap = fopen(path, "w");
-	if (!ktap)
+	if (!ktap) {
+		note_unsaved(&t, path, -errno);
 		ktap = stderr;
+	}
 	bt_ktap_init(&k, ktap, cfg.nqemu * (int)cfg.iterations);
 	bt_ktap_diag(&k, "bartoggle-run %s: %s", bt_version, bt_record_command());
 	snprintf(path, sizeof(path), "%s/records.jsonl", env.dir);
@@ -129,15 +141,13 @@ int main(int argc, char **argv)
 	for (q = 0; q < cfg.nqemu && !run_interrupted; q++) {
 		for (i = 1; i <= (int)cfg.iterations && !run_interrupted; i++) {
 			struct iteration it = { .qemu = q, .number = i };
-			struct json_object *rec;
 
 			snprintf(it.dir, sizeof(it.dir), "%s/qemu%d-run%d", env.dir, q + 1, i);
+			mkdir(it.dir, 0755);
+			write_pending(&env, &it);
 			run_iteration(&env, &it);
 			judge(&env, &it);
-			rec = make_record(&env, &it);
-			if (bt_record_append(path, rec))
-				bt_err("could not append to %s: %s", path, strerror(errno));
-			json_object_put(rec);
+			record_iteration(&env, &it, path, &t);
 			bt_ktap_result(&k, it.verdict, "%s %s #%d: %s, %llu cycles, %llu window hits",
 				       cfg.qemu[q], env.qemu_version[q], i,
 				       bt_outcome_name(it.outcome),
@@ -168,16 +178,24 @@ int main(int argc, char **argv)
 		}
 	}
 	bt_ktap_totals(&k);
-	if (ktap != stderr)
-		fclose(ktap);
+	if (ktap != stderr && (ferror(ktap) | fclose(ktap))) {
+		snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
+		note_unsaved(&t, path, -(errno ? errno : EIO));
+	}
 	write_summary(&env, &t);
 	ret = t.fail || t.other || !t.runs ? BT_EXIT_FAIL : BT_EXIT_PASS;
 	if (run_interrupted)
 		bt_warn("interrupted: %d run(s) recorded, results kept", t.runs);
+	/* Never a PASS whose evidence is missing. */
 	fprintf(stderr, "\nverdict: %s (%d run(s): %d PASS, %d FAIL, %d other)\n",
-		t.fail ? "FAIL" : t.other || !t.runs ? "ERROR" : "PASS", t.runs, t.pass,
-		t.fail, t.other);
-	fprintf(stderr, "evidence: %s/evidence.txt\n", env.dir);
+		t.fail ? "FAIL" : t.other || !t.runs || t.unsaved ? "ERROR" : "PASS", t.runs,
+		t.pass, t.fail, t.other);
+	if (t.evidence_saved)
+		fprintf(stderr, "evidence: %s/evidence.txt\n", env.dir);
+	if (t.unsaved) {
+		ret = BT_EXIT_UNSAVED;
+		fprintf(stderr, "results NOT saved: %s\n", t.unsaved_what);
+	}
 out:
 	if (bound && restore(&hp, a.journal))
 		ret = BT_EXIT_FAIL;

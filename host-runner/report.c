@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bartoggle/log.h"
+#include "bartoggle/recover.h"
 #include "bartoggle/report.h"
 #include "runner.h"
 
@@ -122,6 +123,9 @@ int report_main(int argc, char **argv)
 			bt_report_cleanup(&r);
 			return BT_EXIT_USAGE;
 		}
+		/* A run whose runner died is closed first, so that it counts. */
+		if (S_ISDIR(st.st_mode) && bt_recover_tree(in, "report", stderr) < 0)
+			bt_warn("%s: could not close the unrecorded runs", in);
 		if (S_ISDIR(st.st_mode))
 			__bt_report_add_dir(&r, in);
 		else

@@ -23,6 +23,7 @@
 #include "bartoggle/kvm.h"
 #include "bartoggle/log.h"
 #include "bartoggle/record.h"
+#include "bartoggle/recover.h"
 #include "bartoggle/stats.h"
 #include "bartoggle/sysfs.h"
 #include "bartoggle/version.h"
@@ -84,15 +85,60 @@ void judge(const struct run_env *env, struct iteration *it)
 }
 
 
-static void write_or_warn(const char *path, const char *text)
+void note_unsaved(struct totals *t, const char *what, int err)
+{
+	size_t len = strlen(t->unsaved_what);
+
+	bt_err("could not write %s: %s", what, strerror(-err));
+	snprintf(t->unsaved_what + len, sizeof(t->unsaved_what) - len, "%s%s (%s)",
+		 len ? ", " : "", what, strerror(-err));
+	t->unsaved++;
+}
+
+static bool write_or_note(struct totals *t, const char *path, const char *text)
 {
 	int ret = __bt_write_file_atomic(path, text);
 
 	if (ret)
-		bt_err("cannot write %s: %s", path, strerror(-ret));
+		note_unsaved(t, path, ret);
+	return !ret;
 }
 
-void write_summary(const struct run_env *env, const struct totals *t)
+void write_pending(const struct run_env *env, const struct iteration *it)
+{
+	struct json_object *rec = make_record(env, it);
+	char path[PATH_MAX + 32];
+	int ret;
+
+	bt_pending_prepare(rec);
+	snprintf(path, sizeof(path), "%s/%s", it->dir, BT_PENDING_NAME);
+	ret = __bt_write_file_atomic(path, json_object_to_json_string_ext(rec,
+				     JSON_C_TO_STRING_PRETTY));
+	if (ret)
+		bt_warn("cannot write %s: a kill during this run would leave no record: %s",
+			path, strerror(-ret));
+	json_object_put(rec);
+}
+
+void record_iteration(const struct run_env *env, const struct iteration *it,
+		      const char *records, struct totals *t)
+{
+	struct json_object *rec = make_record(env, it);
+	char path[PATH_MAX + 32], what[PATH_MAX + 64];
+	int ret = bt_record_append(records, rec);
+
+	json_object_put(rec);
+	if (ret) {
+		/* The pending record stays: a later reader with space closes it. */
+		snprintf(what, sizeof(what), "%s (run %d)", records, it->number);
+		note_unsaved(t, what, ret);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", it->dir, BT_PENDING_NAME);
+	unlink(path);
+}
+
+void write_summary(const struct run_env *env, struct totals *t)
 {
 	const struct bt_config *c = env->cfg;
 	struct json_object *s = json_object_new_object();
@@ -117,7 +163,7 @@ void write_summary(const struct run_env *env, const struct totals *t)
 	bt_json_set_str(s, "verdict", t->fail ? "FAIL" : t->other ? "ERROR" : "PASS");
 	json_object_object_add(s, "config", bt_config_json(c));
 	snprintf(path, sizeof(path), "%s/summary.json", env->dir);
-	write_or_warn(path, json_object_to_json_string_ext(s, JSON_C_TO_STRING_PRETTY));
+	write_or_note(t, path, json_object_to_json_string_ext(s, JSON_C_TO_STRING_PRETTY));
 	json_object_put(s);
 
 	m = open_memstream(&text, &len);
@@ -156,6 +202,6 @@ void write_summary(const struct run_env *env, const struct totals *t)
 	fprintf(m, "Date:           %s\n", now);
 	fclose(m);
 	snprintf(path, sizeof(path), "%s/evidence.txt", env->dir);
-	write_or_warn(path, text);
+	t->evidence_saved = write_or_note(t, path, text);
 	free(text);
 }

@@ -94,12 +94,27 @@ struct totals {
 	int runs, pass, fail, other;
 	unsigned by_outcome[BT_OUTCOME_NR];
 	uint64_t cycles, window_hits, ur_violations, failures;
+	/* What could not be written: a failed write is a failed run. */
+	int unsaved;
+	char unsaved_what[1024];
+	bool evidence_saved;
 };
+
+/* Note a result that could not be written (said on stderr at once). */
+void note_unsaved(struct totals *t, const char *what, int err);
+/*
+ * The iteration's pending record (outcome interrupted) in its directory:
+ * what a later reader records if this runner dies before it does.
+ */
+void write_pending(const struct run_env *env, const struct iteration *it);
+/* Append the iteration's record; then its pending record can go. */
+void record_iteration(const struct run_env *env, const struct iteration *it,
+		      const char *records, struct totals *t);
 
 struct json_object *make_record(const struct run_env *env, const struct iteration *it);
 /* The verdict from the outcome, the window hits and ur_check. */
 void judge(const struct run_env *env, struct iteration *it);
-void write_summary(const struct run_env *env, const struct totals *t);
+void write_summary(const struct run_env *env, struct totals *t);
 
 /* restore.c */
 void runtime_dir(char *out, size_t len);

@@ -19,6 +19,7 @@
 #define BT_EXIT_PASS	0
 #define BT_EXIT_FAIL	1
 #define BT_EXIT_USAGE	2
+#define BT_EXIT_UNSAVED	3	/* the runner: results could not all be written */
 #define BT_EXIT_SKIP	4
 
 enum bt_log_level { BT_LOG_QUIET, BT_LOG_INFO, BT_LOG_DEBUG };

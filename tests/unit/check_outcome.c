@@ -183,7 +183,7 @@ static const char *const stable_names[BT_OUTCOME_NR] = {
 	"survived", "memory-fault-exit", "mmio-exit", "efault", "sigbus",
 	"vm-stopped", "vmm-crashed", "guest-hang", "agent-stalled", "guest-panic",
 	"host-error",
-	"setup-error", "skipped",
+	"setup-error", "skipped", "interrupted", "host-reset",
 };
 
 START_TEST(outcome_names_round_trip)
