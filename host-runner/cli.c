@@ -28,14 +28,14 @@
 #include "bartoggle/version.h"
 #include "runner.h"
 
-enum { OPT_CONFIG = 1000, OPT_RESTORE, OPT_JOURNAL, OPT_PREFLIGHT, OPT_SET,
-       OPT_QUIET, OPT_HELP };
+enum { OPT_CONFIG = 1000, OPT_RESTORE, OPT_JOURNAL, OPT_JOURNAL_DIR, OPT_PREFLIGHT,
+       OPT_SET, OPT_QUIET, OPT_HELP };
 
 void run_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: bartoggle-run [--config FILE] [options]\n"
-		"       bartoggle-run --restore [--journal FILE]\n"
+		"       bartoggle-run --restore [--bdf BDF | --journal FILE] [--results DIR]\n"
 		"       bartoggle-run report [--help] [DIR|FILE...]\n\n"
 		"Boots QEMU with the device assigned (or QEMU's emulated edu), runs\n"
 		"bartoggle-agent in the guest to toggle PCI_COMMAND.MEM while hammering the BAR,\n"
@@ -43,22 +43,27 @@ void run_usage(FILE *out)
 		"  --config=FILE          INI file ([device] [qemu] [guest] [stress] [results])\n"
 		"  --set=SECTION.KEY=V    any INI key from the command line\n"
 		"  --preflight            check the host and stop\n"
-		"  --restore              put back the drivers recorded in the journal\n"
-		"  --journal=FILE         restore journal (default %s)\n"
+		"  --restore              after a killed run: stop its QEMU, put back the drivers of\n"
+		"                         every journal no live runner holds (or --bdf's only),\n"
+		"                         and record its unrecorded iterations under --results\n"
+		"  --journal-dir=DIR      one restore journal and lock per device: DIR/<bdf>.json,\n"
+		"                         DIR/<bdf>.lock (default %s)\n"
+		"  --journal=FILE         this device's journal instead (the locks stay in DIR)\n"
 		"  --quiet                no progress lines\n"
 		"  --help                 this help\n"
-		"Settings (command line over file over defaults):\n", RUN_DEFAULT_JOURNAL);
+		"Settings (command line over file over defaults):\n", RUN_RUNTIME_DIR);
 	bt_config_usage(out);
 	fprintf(out,
-		"\nExit: 0 every run PASS, 1 any FAIL or ERROR, 2 usage, 4 skip (host cannot run\n"
-		"it, or the device is unsafe to take).\n");
+		"\nExit: 0 every run PASS, 1 any FAIL or ERROR, 2 usage, 3 results could not all be\n"
+		"saved (the last line says which), 4 skip (host cannot run it, the device is unsafe\n"
+		"to take, or another bartoggle-run holds it).\n");
 }
 
 
 int run_parse(int argc, char **argv, struct bt_config *c, struct args *a)
 {
 	int n = bt_config_nr_options(), i, opt, idx;
-	struct option *longopts = calloc(n + 8, sizeof(*longopts));
+	struct option *longopts = calloc(n + 9, sizeof(*longopts));
 	char err[512];
 	int ret = 0;
 
@@ -69,6 +74,7 @@ int run_parse(int argc, char **argv, struct bt_config *c, struct args *a)
 	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	longopts[n++] = (struct option){ "restore", no_argument, NULL, OPT_RESTORE };
 	longopts[n++] = (struct option){ "journal", required_argument, NULL, OPT_JOURNAL };
+	longopts[n++] = (struct option){ "journal-dir", required_argument, NULL, OPT_JOURNAL_DIR };
 	longopts[n++] = (struct option){ "preflight", no_argument, NULL, OPT_PREFLIGHT };
 	longopts[n++] = (struct option){ "set", required_argument, NULL, OPT_SET };
 	longopts[n++] = (struct option){ "quiet", no_argument, NULL, OPT_QUIET };
@@ -103,6 +109,9 @@ int run_parse(int argc, char **argv, struct bt_config *c, struct args *a)
 			break;
 		case OPT_JOURNAL:
 			a->journal = optarg;
+			break;
+		case OPT_JOURNAL_DIR:
+			a->journal_dir = optarg;
 			break;
 		case OPT_PREFLIGHT:
 			a->preflight = true;

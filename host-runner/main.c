@@ -49,7 +49,9 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct bt_host_paths hp;
 	struct bt_bind_plan plan = { 0 };
-	struct args a = { .journal = RUN_DEFAULT_JOURNAL };
+	struct args a = { .journal_dir = RUN_RUNTIME_DIR };
+	struct bt_journal_lock lock = { .n = 0 };
+	char journal[PATH_MAX];
 	struct totals t = { 0 };
 	char err[512], host[64] = "host", now[32], path[PATH_MAX + 64];
 	struct bt_ktap k;
@@ -71,7 +73,8 @@ int main(int argc, char **argv)
 		 * and its unrecorded iterations. */
 		if (bt_recover_tree(cfg.results, "restore", stderr) < 0)
 			bt_warn("could not close the unrecorded runs under %s", cfg.results);
-		return restore(&hp, a.journal);
+		return restore_all(&hp, a.journal_dir, cfg.bdf[0] ? cfg.bdf : getenv("BARTOGGLE_BDF"),
+				   a.journal);
 	}
 	if (!cfg.bdf[0] && !cfg.emulated[0] && getenv("BARTOGGLE_BDF"))
 		snprintf(cfg.bdf, sizeof(cfg.bdf), "%s", getenv("BARTOGGLE_BDF"));
@@ -114,10 +117,20 @@ int main(int argc, char **argv)
 	qemu_pidfile_path(env.pidfile, sizeof(env.pidfile));
 
 	if (!cfg.emulated[0]) {
-		make_dir_for(a.journal);
-		if (bt_bind_apply(&hp, &plan, a.journal, stderr, err, sizeof(err))) {
+		if (a.journal)
+			snprintf(journal, sizeof(journal), "%s", a.journal);
+		else
+			bt_journal_path(a.journal_dir, cfg.bdf, journal, sizeof(journal));
+		make_dir_for(journal);
+		/* One runner per device: held until this process ends. */
+		if (bt_journal_lock(a.journal_dir, &plan, &lock, err, sizeof(err))) {
 			bt_err("%s", err);
-			restore(&hp, a.journal);
+			return BT_EXIT_SKIP;
+		}
+		if (bt_bind_apply(&hp, &plan, journal, stderr, err, sizeof(err))) {
+			bt_err("%s", err);
+			restore(&hp, journal);
+			bt_journal_unlock(&lock);
 			return BT_EXIT_FAIL;
 		}
 		bound = true;
@@ -197,7 +210,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "results NOT saved: %s\n", t.unsaved_what);
 	}
 out:
-	if (bound && restore(&hp, a.journal))
+	if (bound && restore(&hp, journal))
 		ret = BT_EXIT_FAIL;
+	bt_journal_unlock(&lock);
 	return ret;
 }

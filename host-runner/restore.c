@@ -139,11 +139,7 @@ void stop_orphans(void)
 int restore(const struct bt_host_paths *hp, const char *journal)
 {
 	char err[512];
-	int ret;
-
-	/* vfio-pci cannot let go of a device a QEMU still holds. */
-	stop_orphans();
-	ret = bt_bind_restore(hp, journal, stderr, err, sizeof(err));
+	int ret = bt_bind_restore(hp, journal, stderr, err, sizeof(err));
 
 	if (ret == -ENOENT) {
 		bt_info("%s", err);
@@ -155,6 +151,72 @@ int restore(const struct bt_host_paths *hp, const char *journal)
 	}
 	bt_info("restored the drivers recorded in %s", journal);
 	return BT_EXIT_PASS;
+}
+
+/* One journal, unless a live runner holds one of its devices. */
+static int restore_unheld(const struct bt_host_paths *hp, const char *dir,
+			  const char *journal)
+{
+	struct bt_bind_plan plan;
+	struct bt_journal_lock l;
+	char err[512];
+	int ret;
+
+	if (access(journal, F_OK)) {
+		bt_info("no restore journal at %s: nothing to restore", journal);
+		return BT_EXIT_PASS;
+	}
+	if (bt_journal_devices(journal, &plan)) {
+		bt_err("%s is not a bartoggle journal: left alone", journal);
+		return BT_EXIT_FAIL;
+	}
+	ret = bt_journal_lock(dir, &plan, &l, err, sizeof(err));
+	if (ret == -EBUSY) {
+		bt_info("%s: left alone", err);
+		return BT_EXIT_PASS;
+	}
+	if (ret) {
+		bt_err("%s", err);
+		return BT_EXIT_FAIL;
+	}
+	ret = restore(hp, journal);
+	bt_journal_unlock(&l);
+	return ret;
+}
+
+int restore_all(const struct bt_host_paths *hp, const char *dir, const char *bdf,
+		const char *journal)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *e;
+	int ret = BT_EXIT_PASS, n = 0;
+	DIR *d;
+
+	/* vfio-pci cannot let go of a device a QEMU still holds. */
+	stop_orphans();
+	if (journal)
+		return restore_unheld(hp, dir, journal);
+	if (bdf && *bdf) {
+		bt_journal_path(dir, bdf, path, sizeof(path));
+		return restore_unheld(hp, dir, path);
+	}
+	d = opendir(dir);
+	if (d) {
+		while ((e = readdir(d))) {
+			size_t len = strlen(e->d_name);
+
+			if (len < 6 || strcmp(e->d_name + len - 5, ".json"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			n++;
+			if (restore_unheld(hp, dir, path) != BT_EXIT_PASS)
+				ret = BT_EXIT_FAIL;
+		}
+		closedir(d);
+	}
+	if (!n)
+		bt_info("no restore journal in %s: nothing to restore", dir);
+	return ret;
 }
 
 void make_dir_for(const char *path)

@@ -17,7 +17,6 @@
 #include "bartoggle/stats.h"
 
 #define RUN_AGENT_PORT		"org.bartoggle.agent"
-#define RUN_DEFAULT_JOURNAL	"/run/bartoggle/journal.json"
 #define RUN_MIN_FREE_MB		200
 #define RUN_RUNTIME_DIR		"/run/bartoggle"
 #define RUN_QEMU_NAME		"bartoggle-run-"	/* + the runner's PID: QEMU's -name */
@@ -74,7 +73,8 @@ void find_scripts(char *out, size_t len);
 /* cli.c: what the command line asked for besides the configuration. */
 struct args {
 	const char *config;
-	const char *journal;
+	const char *journal;		/* NULL: <journal_dir>/<bdf>.json */
+	const char *journal_dir;
 	bool restore;
 	bool preflight;
 	bool quiet;
@@ -123,8 +123,14 @@ void qemu_pidfile_path(char *out, size_t len);
 void write_qemu_pidfile(const char *pidfile, pid_t pid);
 /* Stop every QEMU whose runner is gone (the pid files of the runtime dir). */
 void stop_orphans(void);
-/* Stop the QEMU a killed run left, then replay the journal. An exit code. */
+/* The runner's own journal, at its end: replay it. An exit code. */
 int restore(const struct bt_host_paths *hp, const char *journal);
+/*
+ * --restore: stop QEMUs whose runner is gone, then replay @journal, or the
+ * journal of @bdf, or every journal in @dir that no live runner holds.
+ */
+int restore_all(const struct bt_host_paths *hp, const char *dir, const char *bdf,
+		const char *journal);
 void make_dir_for(const char *path);
 
 /* "bartoggle-run report ...": @argv[0] is "report". */

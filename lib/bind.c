@@ -6,11 +6,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
 #include "bartoggle/bdf.h"
 #include "bartoggle/bind.h"
+#include "bartoggle/log.h"
 #include "bartoggle/record.h"
 #include "bartoggle/sysfs.h"
 
@@ -361,4 +363,91 @@ int bt_bind_restore(const struct bt_host_paths *h, const char *journal,
 	if (!ret && unlink(journal))
 		ret = -errno;
 	return ret;
+}
+
+void bt_journal_path(const char *dir, const char *bdf, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s.json", dir, bdf);
+}
+
+/* <dir>/<name>.lock, held: 0, -EBUSY with the holder said, or -errno. */
+static int lock_file(const char *path, const char *what, int *fdp, char *err, size_t len)
+{
+	char pid[32] = "";
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(err, len, "cannot open the lock %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (e != EWOULDBLOCK) {
+			snprintf(err, len, "cannot lock %s: %s", path, strerror(e));
+			return -e;
+		}
+		snprintf(err, len, "%s is in use by another bartoggle-run%s%s (lock %s): refused, "
+			 "nothing was changed", what, pid[0] ? ", PID " : "", pid, path);
+		return -EBUSY;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, strlen(pid), 0) < 0)
+		bt_debug("%s: cannot note the holder: %s", path, strerror(errno));
+	*fdp = fd;
+	return 0;
+}
+
+void bt_journal_unlock(struct bt_journal_lock *l)
+{
+	while (l->n > 0)
+		close(l->fd[--l->n]);	/* closing drops the flock */
+}
+
+int bt_journal_lock(const char *dir, const struct bt_bind_plan *plan,
+		    struct bt_journal_lock *l, char *err, size_t len)
+{
+	char path[PATH_MAX];
+	int i, ret;
+
+	l->n = 0;
+	for (i = 0; i < plan->n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.lock", dir, plan->bdf[i]);
+		ret = lock_file(path, plan->bdf[i], &l->fd[l->n], err, len);
+		if (ret) {
+			bt_journal_unlock(l);
+			return ret;
+		}
+		l->n++;
+	}
+	return 0;
+}
+
+int bt_journal_devices(const char *journal, struct bt_bind_plan *plan)
+{
+	struct json_object *j = json_object_from_file(journal), *arr;
+	int i, n;
+
+	plan->n = 0;
+	if (!j || !json_object_object_get_ex(j, "devices", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		json_object_put(j);
+		return -EINVAL;
+	}
+	n = json_object_array_length(arr);
+	for (i = 0; i < n && plan->n < BT_BIND_MAX; i++) {
+		const char *bdf = json_object_get_string(json_object_object_get(
+			json_object_array_get_idx(arr, i), "bdf"));
+		struct bt_bdf parsed;
+
+		if (bdf && !bt_bdf_parse(bdf, &parsed))
+			snprintf(plan->bdf[plan->n++], sizeof(plan->bdf[0]), "%s", bdf);
+	}
+	json_object_put(j);
+	return 0;
 }

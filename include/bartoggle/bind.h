@@ -48,4 +48,28 @@ int bt_bind_apply(const struct bt_host_paths *h, const struct bt_bind_plan *plan
 int bt_bind_restore(const struct bt_host_paths *h, const char *journal,
 		    FILE *echo, char *err, size_t len);
 
+/*
+ * One journal per device, <dir>/<bdf>.json, and one lock per device,
+ * <dir>/<bdf>.lock: two runners on one host (the fleet case: one per
+ * device) never share or overwrite a journal, and a second runner on a
+ * device (or on a member of its IOMMU group) is refused.
+ */
+void bt_journal_path(const char *dir, const char *bdf, char *out, size_t len);
+
+struct bt_journal_lock {
+	int fd[BT_BIND_MAX];
+	int n;
+};
+
+/*
+ * flock every device of @plan in @dir, without waiting; the holder's PID
+ * goes into the lock file. 0, or -EBUSY with who holds which device in
+ * @err (and nothing held), or -errno.
+ */
+int bt_journal_lock(const char *dir, const struct bt_bind_plan *plan,
+		    struct bt_journal_lock *l, char *err, size_t len);
+/* The devices @journal names, as a plan to lock. 0 or -EINVAL. */
+int bt_journal_devices(const char *journal, struct bt_bind_plan *plan);
+void bt_journal_unlock(struct bt_journal_lock *l);
+
 #endif

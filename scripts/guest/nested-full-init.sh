@@ -67,7 +67,7 @@ long_run() {
 		--results "/tmp/results/$1" --quiet --no-mmap --cycles 100000000 2>"/tmp/$1.err" &
 	pid=$!
 	i=0
-	while [ "$i" -lt 300 ] && [ ! -e /run/bartoggle/journal.json ]; do sleep 0.1; i=$((i + 1)); done
+	while [ "$i" -lt 300 ] && [ ! -e /run/bartoggle/$edu.json ]; do sleep 0.1; i=$((i + 1)); done
 	sleep 3
 	driver=$(basename "$(readlink "/sys/bus/pci/devices/$edu/driver")")
 }
@@ -81,7 +81,7 @@ rc=$?
 frame_file err sigint /tmp/sigint.err
 for f in /tmp/results/sigint/*/records.jsonl; do [ -f "$f" ] && frame_file rec sigint "$f"; done
 after=$(readlink "/sys/bus/pci/devices/$edu/driver")
-frame out sigint "while running: driver=$driver; after SIGINT: exit=$rc driver=${after:+$(basename "$after")} journal=$([ -e /run/bartoggle/journal.json ] && echo present || echo absent)"
+frame out sigint "while running: driver=$driver; after SIGINT: exit=$rc driver=${after:+$(basename "$after")} journal=$([ -e /run/bartoggle/$edu.json ] && echo present || echo absent)"
 frame end sigint "$rc"
 
 # SIGKILL mid-run, then --restore: edu must go back to no driver.
@@ -89,13 +89,14 @@ frame start sigkill
 long_run sigkill
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
-frame out sigkill "while running: driver=$driver journal=$([ -e /run/bartoggle/journal.json ] && echo present || echo absent)"
-# The killed runner's L2 QEMU still holds edu: --restore stops it by the PID
-# the runner recorded, then puts the driver back.
+frame out sigkill "while running: driver=$driver journal=$([ -e /run/bartoggle/$edu.json ] && echo present || echo absent)"
+# The killed runner's L2 QEMU died with it (PR_SET_PDEATHSIG); --restore
+# would stop one that had not (by the PID the runner recorded), then puts
+# the driver back from the device's journal.
 /work/bin/bartoggle-run --restore 2>/tmp/restore.err
 rc=$?
 frame_file err sigkill /tmp/restore.err
 driver=$(readlink "/sys/bus/pci/devices/$edu/driver")
-frame out sigkill "after restore: exit=$rc driver=${driver:+$(basename "$driver")} override=$(cat "/sys/bus/pci/devices/$edu/driver_override") journal=$([ -e /run/bartoggle/journal.json ] && echo present || echo absent)"
+frame out sigkill "after restore: exit=$rc driver=${driver:+$(basename "$driver")} override=$(cat "/sys/bus/pci/devices/$edu/driver_override") journal=$([ -e /run/bartoggle/$edu.json ] && echo present || echo absent)"
 frame end sigkill "$rc"
 finish 0

@@ -151,6 +151,54 @@ START_TEST(journal_apply_and_restore)
 }
 END_TEST
 
+START_TEST(one_runner_per_device)
+{
+	struct bt_bind_plan a = { .n = 1 }, b = { .n = 1 }, group = { .n = 2 };
+	struct bt_journal_lock la, lb, lg;
+	char dir[] = "/tmp/bt-locks-XXXXXX", journal[128], cmd[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	strcpy(a.bdf[0], "0000:03:00.0");
+	strcpy(b.bdf[0], "0000:04:00.0");
+	strcpy(group.bdf[0], "0000:01:00.0");
+	strcpy(group.bdf[1], "0000:03:00.0");
+
+	bt_journal_path(dir, a.bdf[0], journal, sizeof(journal));
+	ck_assert(strstr(journal, "/0000:03:00.0.json"));
+	ck_assert_int_eq(bt_journal_lock(dir, &a, &la, why, sizeof(why)), 0);
+	/* another device: both runners go on */
+	ck_assert_int_eq(bt_journal_lock(dir, &b, &lb, why, sizeof(why)), 0);
+	/* the same device, or a group that holds it: refused, says who */
+	ck_assert_int_eq(bt_journal_lock(dir, &a, &lg, why, sizeof(why)), -EBUSY);
+	ck_assert_msg(strstr(why, "0000:03:00.0 is in use by another bartoggle-run, PID ") &&
+		      strstr(why, "nothing was changed"), "%s", why);
+	ck_assert_int_eq(bt_journal_lock(dir, &group, &lg, why, sizeof(why)), -EBUSY);
+	ck_assert_int_eq(lg.n, 0);
+	/* a refused group holds nothing: 0000:01:00.0 is free */
+	group.n = 1;
+	ck_assert_int_eq(bt_journal_lock(dir, &group, &lg, why, sizeof(why)), 0);
+	bt_journal_unlock(&lg);
+	/* the holder gone, the device is free again */
+	bt_journal_unlock(&la);
+	ck_assert_int_eq(la.n, 0);
+	ck_assert_int_eq(bt_journal_lock(dir, &a, &la, why, sizeof(why)), 0);
+	bt_journal_unlock(&la);
+	bt_journal_unlock(&lb);
+
+	/* the devices a journal names, for --restore to lock */
+	snprintf(cmd, sizeof(cmd), "echo '{\"devices\":[{\"bdf\":\"0000:03:00.0\"},"
+		 "{\"bdf\":\"bogus\"},{\"bdf\":\"0000:03:00.1\"}]}' > %s", journal);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(bt_journal_devices(journal, &a), 0);
+	ck_assert_int_eq(a.n, 2);
+	ck_assert_str_eq(a.bdf[1], "0000:03:00.1");
+	snprintf(cmd, sizeof(cmd), "echo 'not json' > %s", journal);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(bt_journal_devices(journal, &a), -EINVAL);
+	bt_test_remove_tree(dir);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("bind");
@@ -165,6 +213,7 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("journal");
 	tcase_add_test(tc, journal_apply_and_restore);
+	tcase_add_test(tc, one_runner_per_device);
 	suite_add_tcase(s, tc);
 	return s;
 }
