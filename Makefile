@@ -35,7 +35,8 @@ REPRO		:= $(O)/bartoggle-repro
 STATIC_REPRO	:= $(O)/static/bartoggle-repro
 
 AGENT_OBJS	:= $(O)/guest-agent/main.o $(O)/guest-agent/options.o \
-		   $(O)/guest-agent/proto.o $(O)/guest-agent/run.o
+		   $(O)/guest-agent/proto.o $(O)/guest-agent/run.o \
+		   $(O)/guest-agent/safety.o
 AGENT		:= $(O)/bartoggle-agent
 RAWTOGGLE	:= $(O)/static/bt-rawtoggle
 
@@ -91,7 +92,7 @@ $(RAWTOGGLE): $(O)/guest-agent/rawtoggle.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lm
 
 $(O)/tests/check_agent: $(O)/guest-agent/options.o $(O)/guest-agent/proto.o \
-	$(O)/guest-agent/run.o
+	$(O)/guest-agent/run.o $(O)/guest-agent/safety.o
 $(O)/tests/check_options: $(O)/repro/options.o
 $(O)/tests/check_%: $(O)/tests/unit/check_%.o $(LIB)
 	@mkdir -p $(dir $@)

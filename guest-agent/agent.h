@@ -30,6 +30,7 @@ struct agent_opts {
 	bool serve;
 	bool stdio;
 	bool quiet;
+	bool allow_host;	/* take a device without the guest checks */
 	/* may be changed by each "start" */
 	enum agent_access access;
 	uint64_t width;
@@ -60,6 +61,14 @@ int agent_apply_start(struct agent_opts *o, const struct bt_jfield *f, int n,
 int agent_validate(struct agent_opts *o, int ncpus, char *err, size_t errlen);
 void agent_usage(FILE *out, const char *prog);
 const char *agent_access_name(enum agent_access a);
+
+/*
+ * safety.c: a bartoggle guest has the hypervisor CPUID bit and either the
+ * agent's port or a device named on the command line; 0 or -EPERM with
+ * @err. A device the machine uses (bartoggle/inuse.h) is refused: -EBUSY.
+ */
+int agent_check_machine(const struct agent_opts *o, bool have_port, char *err, size_t len);
+int agent_check_device(const struct bt_pci_dev *dev, char *err, size_t len);
 
 /* The device being hammered, as opened from sysfs. */
 struct agent_dev {

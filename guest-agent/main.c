@@ -310,6 +310,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	open_channel(&a, channel, sizeof(channel));
+	if (agent_check_machine(&a.opts, !strncmp(channel, "virtio:", 7) || a.dev.channel_bdf[0],
+				err, sizeof(err))) {
+		fprintf(stderr, "bartoggle-agent: %s\n", err);
+		send_error(&a, err);
+		return 1;
+	}
 	a.kmsg_fd = a.opts.serve ? open("/dev/kmsg", O_WRONLY | O_CLOEXEC) : -1;
 	if (agent_dev_open(&a.dev, NULL, &a.opts, err, sizeof(err))) {
 		fprintf(stderr, "bartoggle-agent: error: %s\n", err);

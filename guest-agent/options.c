@@ -62,6 +62,9 @@ static const struct opt opts[] = {
 	{ "stdio", NULL, K_FLAG, OFF(stdio), 0, 0, false,
 	  "talk on stdin/stdout even when the port exists" },
 	{ "quiet", NULL, K_FLAG, OFF(quiet), 0, 0, false, "no summary on stderr" },
+	{ "allow-host", NULL, K_FLAG, OFF(allow_host), 0, 0, false,
+	  "run even where the machine does not look like a bartoggle guest (no hypervisor "
+	  "bit, or neither the port nor --device/--id); a device in use is still refused" },
 	{ "help", NULL, K_FLAG, 0, 0, 0, false, "this help" },
 };
 

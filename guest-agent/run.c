@@ -47,6 +47,10 @@ int agent_dev_open(struct agent_dev *d, const char *root,
 	if (ret)
 		return ret;
 
+	/* Before anything changes: a device this machine uses is not ours. */
+	ret = agent_check_device(&d->pci, err, errlen);
+	if (ret)
+		return ret;
 	if (d->pci.driver[0]) {
 		/* A driver owns the BAR (iomem_is_exclusive): mmap would fail. */
 		snprintf(path, sizeof(path), "%s/driver/unbind", d->pci.path);

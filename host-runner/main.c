@@ -49,7 +49,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct bt_host_paths hp;
 	struct bt_bind_plan plan = { 0 };
-	struct args a = { .journal_dir = RUN_RUNTIME_DIR };
+	struct args a = { 0 };
+	char rundir[PATH_MAX];
 	struct bt_journal_lock lock = { .n = 0 };
 	char journal[PATH_MAX];
 	struct totals t = { 0 };
@@ -68,6 +69,13 @@ int main(int argc, char **argv)
 		return ret > 0 ? BT_EXIT_PASS : BT_EXIT_USAGE;
 	bt_record_set_argv(argc, argv);
 	bt_host_paths_default(&hp);
+	if (a.journal_dir) {
+		snprintf(rundir, sizeof(rundir), "%s", a.journal_dir);
+		mkdir(rundir, 0700);
+	} else {
+		runtime_dir(rundir, sizeof(rundir));
+	}
+	a.journal_dir = rundir;
 	if (a.restore) {
 		/* Whatever a killed runner left: its QEMU, its driver binding
 		 * and its unrecorded iterations. */
@@ -114,7 +122,7 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Every run, emulated too: where --restore finds this run's QEMU. */
-	qemu_pidfile_path(env.pidfile, sizeof(env.pidfile));
+	qemu_pidfile_path(rundir, env.pidfile, sizeof(env.pidfile));
 
 	if (!cfg.emulated[0]) {
 		if (a.journal)

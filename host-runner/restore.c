@@ -46,11 +46,8 @@ void runtime_dir(char *out, size_t len)
 	mkdir(out, 0700);
 }
 
-void qemu_pidfile_path(char *out, size_t len)
+void qemu_pidfile_path(const char *dir, char *out, size_t len)
 {
-	char dir[PATH_MAX];
-
-	runtime_dir(dir, sizeof(dir));
 	snprintf(out, len, "%s/qemu-%d.pid", dir, (int)getpid());
 }
 
@@ -117,13 +114,12 @@ static void stop_orphan_qemu(const char *pidfile)
 }
 
 /* Every runner's QEMU whose runner is gone. */
-void stop_orphans(void)
+void stop_orphans(const char *dir)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 300];
+	char path[PATH_MAX + 300];
 	struct dirent *e;
 	DIR *d;
 
-	runtime_dir(dir, sizeof(dir));
 	d = opendir(dir);
 	if (!d)
 		return;
@@ -193,7 +189,7 @@ int restore_all(const struct bt_host_paths *hp, const char *dir, const char *bdf
 	DIR *d;
 
 	/* vfio-pci cannot let go of a device a QEMU still holds. */
-	stop_orphans();
+	stop_orphans(dir);
 	if (journal)
 		return restore_unheld(hp, dir, journal);
 	if (bdf && *bdf) {

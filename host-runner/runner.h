@@ -74,7 +74,7 @@ void find_scripts(char *out, size_t len);
 struct args {
 	const char *config;
 	const char *journal;		/* NULL: <journal_dir>/<bdf>.json */
-	const char *journal_dir;
+	const char *journal_dir;	/* NULL: runtime_dir() */
 	bool restore;
 	bool preflight;
 	bool quiet;
@@ -117,12 +117,17 @@ void judge(const struct run_env *env, struct iteration *it);
 void write_summary(const struct run_env *env, struct totals *t);
 
 /* restore.c */
+/*
+ * Where runners leave what --restore needs (QEMU pid files, journals, locks):
+ * /run/bartoggle as root, else $XDG_RUNTIME_DIR/bartoggle, else
+ * /tmp/bartoggle-<uid>; created.
+ */
 void runtime_dir(char *out, size_t len);
-/* <runtime>/qemu-<runner pid>.pid */
-void qemu_pidfile_path(char *out, size_t len);
+/* <dir>/qemu-<runner pid>.pid */
+void qemu_pidfile_path(const char *dir, char *out, size_t len);
 void write_qemu_pidfile(const char *pidfile, pid_t pid);
-/* Stop every QEMU whose runner is gone (the pid files of the runtime dir). */
-void stop_orphans(void);
+/* Stop every QEMU whose runner is gone (the pid files in @dir). */
+void stop_orphans(const char *dir);
 /* The runner's own journal, at its end: replay it. An exit code. */
 int restore(const struct bt_host_paths *hp, const char *journal);
 /*

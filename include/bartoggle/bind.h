@@ -16,15 +16,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "bartoggle/inuse.h"
+
 #define BT_BIND_MAX	16
 
-struct bt_host_paths {
-	const char *sys;	/* "/sys" */
-	const char *proc;	/* "/proc" */
-};
-
-/* $BARTOGGLE_SYSFS_ROOT / $BARTOGGLE_PROC_ROOT or the real ones. */
-void bt_host_paths_default(struct bt_host_paths *h);
 
 struct bt_bind_plan {
 	char bdf[BT_BIND_MAX][16];	/* the device first, then group members */
