@@ -50,6 +50,22 @@ jqs() {
 }
 export -f jqs
 
+# wait_running ERRFILE: until a runner's stderr shows cycles counted (at most
+# 120 s): its agent is running.
+wait_running() {
+	local _
+	for _ in $(seq 1 600); do
+		grep -q 'run: .* [1-9][0-9]* cycles' "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# child_qemu PID: the QEMU that process PID started, by its parent PID.
+child_qemu() {
+	ps -o pid=,comm= --ppid "$1" | awk '$2 ~ /^qemu/ { print $1 }'
+}
+
 t_done() {
 	echo "# Totals: pass:$((T_N - T_FAIL - T_SKIP)) fail:$T_FAIL xfail:0 xpass:0 skip:$T_SKIP error:0"
 	[ "$T_FAIL" -eq 0 ]

@@ -74,7 +74,7 @@ for _ in $(seq 1 600); do
 	grep -qs '^BT1 start race-1' "$OUT/frozen/frames.log" && break
 	sleep 0.1
 done
-qemu_pid=$(ps -o pid=,comm= --ppid "$lane" | awk '$2 ~ /^qemu/ { print $1 }')
+qemu_pid=$(child_qemu "$lane")
 [ -n "$qemu_pid" ] && kill -STOP "$qemu_pid"
 wait "$lane"
 rc=$?

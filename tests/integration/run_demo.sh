@@ -42,10 +42,7 @@ t_check "demo: QEMU stopped by the runner" jq_true "$r" '.qemu_exit | test("afte
 "$RUN" --config configs/demo.ini --results "$OUT/sigint" --cycles 10000000 \
 	>"$OUT/sigint.out" 2>"$OUT/sigint.err" &
 pid=$!
-for _ in $(seq 1 600); do
-	grep -q 'run: .* [1-9][0-9]* cycles' "$OUT/sigint.err" 2>/dev/null && break
-	sleep 0.2
-done
+wait_running "$OUT/sigint.err"
 kill -INT "$pid"
 wait "$pid"
 rc=$?

@@ -34,11 +34,8 @@ for k in 1 2 3; do
 	"$RUN" --config configs/demo.ini --image "$image" --results "$OUT/kill" --cycles 100000000 \
 		--journal-dir "$OUT/run" >"$OUT/kill$k.out" 2>"$OUT/kill$k.err" &
 	pid=$!
-	for _ in $(seq 1 600); do
-		grep -q 'run: .* [1-9][0-9]* cycles' "$OUT/kill$k.err" 2>/dev/null && break
-		sleep 0.2
-	done
-	qemu=$(ps -o pid=,comm= --ppid "$pid" | awk '$2 ~ /^qemu/ { print $1 }')
+	wait_running "$OUT/kill$k.err"
+	qemu=$(child_qemu "$pid")
 	sleep 1
 	kill -KILL "$pid"
 	wait "$pid" 2>/dev/null

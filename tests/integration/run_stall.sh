@@ -66,11 +66,8 @@ t_check "deaf guest: the NMI dump has every task, the timers and the CPUs" bash 
 "$RUN" --config configs/demo.ini --results "$OUT/frozen" --cycles 100000000 --heartbeat 5 \
 	>"$OUT/frozen.out" 2>"$OUT/frozen.err" &
 pid=$!
-for _ in $(seq 1 600); do
-	grep -q 'run: .* [1-9][0-9]* cycles' "$OUT/frozen.err" 2>/dev/null && break
-	sleep 0.2
-done
-qemu=$(ps -o pid=,comm= --ppid "$pid" | awk '$2 ~ /^qemu/ { print $1 }')
+wait_running "$OUT/frozen.err"
+qemu=$(child_qemu "$pid")
 [ -n "$qemu" ] && kill -STOP "$qemu"
 wait "$pid"
 rc=$?
