@@ -312,7 +312,7 @@ int main(int argc, char **argv)
 	open_channel(&a, channel, sizeof(channel));
 	if (agent_check_machine(&a.opts, !strncmp(channel, "virtio:", 7) || a.dev.channel_bdf[0],
 				err, sizeof(err))) {
-		fprintf(stderr, "bartoggle-agent: %s\n", err);
+		fprintf(stderr, "bartoggle-agent: error: %s\n", err);
 		send_error(&a, err);
 		return 1;
 	}
