@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make libc6-dev linux-libc-dev pkg-config check libsubunit-dev
 libpci-dev libjson-c-dev libinih-dev jq qemu-system-x86 busybox-static cpio
-kmod gnuplot-nox pciutils"
+kmod gnuplot-nox pciutils xz-utils util-linux"
 
 missing=""
 for p in $PACKAGES; do

@@ -7,7 +7,8 @@
 #                  [--bin-dyn FILE]... [--file SRC:DST]... [--cache DIR]
 #
 # --kernel debian   the kernel Debian's linux-image-amd64 depends on now
-#                   (scripts/kernel-fetch.sh, cached, offline on rerun)
+#                   (scripts/kernel-fetch.sh, cached, offline on rerun);
+#                   debian-6.12: the newest 6.12 of the security archive
 # --kernel VMLINUZ  with --modroot DIR holding lib/modules/<release>
 #
 # --bin-dyn copies a dynamically linked program with its shared libraries.
@@ -39,8 +40,8 @@ done
 [ -n "$kernel" ] && [ -n "$out" ] && [ -n "$init" ] ||
 	{ echo "guest-image: --kernel, --out and --init are required" >&2; exit 2; }
 
-if [ "$kernel" = debian ]; then
-	modroot=$("$here/kernel-fetch.sh" debian "$cache") || exit $?
+if [ "$kernel" = debian ] || [[ $kernel = debian-* ]]; then
+	modroot=$("$here/kernel-fetch.sh" "$kernel" "$cache") || exit $?
 	vmlinuz=$(ls "$modroot"/boot/vmlinuz-* | head -n 1)
 else
 	vmlinuz=$kernel
@@ -61,9 +62,14 @@ for m in "${modules[@]}"; do
 	modprobe -d "$modroot" -S "$release" --show-depends "$m" |
 	while read -r kind path _; do
 		[ "$kind" = insmod ] || continue
+		# busybox insmod wants a plain .ko: newer Debian kernels ship .ko.xz
 		name=$(basename "$path")
+		name=${name%.xz}
 		grep -qx "/lib/modules/$name" "$stage/etc/modules.order" && continue
-		cp "$path" "$stage/lib/modules/$name"
+		case $path in
+		*.xz) xz -dc "$path" >"$stage/lib/modules/$name" ;;
+		*) cp "$path" "$stage/lib/modules/$name" ;;
+		esac
 		echo "/lib/modules/$name" >>"$stage/etc/modules.order"
 	done
 done

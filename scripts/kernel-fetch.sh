@@ -1,8 +1,10 @@
 #!/bin/bash
 # Fetch and unpack a Debian kernel for guest images.
-#   kernel-fetch.sh debian|PACKAGE CACHE_DIR
-# "debian" is the kernel linux-image-amd64 depends on now; the version is
-# resolved here because the archive keeps only the newest ABI. The .deb is
+#   kernel-fetch.sh debian|debian-SERIES|PACKAGE CACHE_DIR
+# "debian" is the kernel linux-image-amd64 depends on now; "debian-6.12" the
+# newest linux-image-6.12.N+deb12-amd64-unsigned apt can install (the
+# security archive's 6.12). Versions are resolved here because the archive
+# keeps only the newest ABI. The .deb is
 # kept in CACHE_DIR/debs and unpacked into CACHE_DIR/kernels/<release>, so a
 # rerun needs no network. Prints the unpacked root on stdout.
 # Exit 0, or 4 (skip) when no kernel can be had: no network and no cache.
@@ -23,6 +25,7 @@ unpack() {
 	local deb=$1 pkg release root
 	pkg=$(dpkg-deb -f "$deb" Package)
 	release=${pkg#linux-image-}
+	release=${release%-unsigned}
 	root=$cache/kernels/$release
 	if [ ! -e "$root/.complete" ]; then
 		log "unpacking $(basename "$deb")"
@@ -42,7 +45,31 @@ cached() {
 	ls -t "$cache"/debs/$1_*.deb 2>/dev/null | head -n 1 || true
 }
 
+# debian-6.12 -> linux-image-6.12.117+deb12-amd64-unsigned: the newest one
+# apt has a candidate for.
+resolve_series() {
+	local series=${1//./\\.} p
+	for p in $(apt-cache search --names-only "^linux-image-${series}\\.[0-9]+\\+deb12-amd64-unsigned\$" 2>/dev/null |
+			awk '{ print $1 }' | sort -rV); do
+		# (not grep -q on the pipe: under pipefail its early exit fails apt-cache)
+		[[ $(apt-cache policy "$p" 2>/dev/null) = *"Candidate: "[0-9]* ]] && { echo "$p"; return; }
+	done
+}
+
 pkg=$spec
+fallback='linux-image-*'
+case $spec in
+debian-*)
+	series=${spec#debian-}
+	fallback="linux-image-$series.*"
+	pkg=$(resolve_series "$series")
+	if [ -z "$pkg" ]; then
+		log "apt knows no linux-image-$series.*; running apt-get update"
+		apt-get update -q >&2 2>&1 || true
+		pkg=$(resolve_series "$series")
+	fi
+	;;
+esac
 if [ "$spec" = debian ]; then
 	pkg=$(resolve linux-image-amd64)
 	if [ -z "$pkg" ]; then
@@ -73,7 +100,7 @@ if [ -n "$pkg" ]; then
 fi
 
 # No network (or apt cannot resolve): fall back to the newest cached kernel.
-deb=$(cached 'linux-image-*')
+deb=$(cached "$fallback")
 if [ -n "$deb" ]; then
 	log "cannot download ${pkg:-the kernel}; using cached $(basename "$deb")"
 	unpack "$deb"

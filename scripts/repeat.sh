@@ -41,18 +41,19 @@ mkdir -p "$out" || { echo "repeat: cannot create $out" >&2; exit 2; }
 detail=$out/runs.jsonl
 : >"$detail" || { echo "repeat: cannot write $detail" >&2; exit 2; }
 
-# sizes FILE: "size path" of every records.jsonl under the roots, into FILE.
-sizes() {
-	find "${roots[@]}" -name records.jsonl -type f -printf '%s %p\n' 2>/dev/null |
-		sort -k2 >"$1"
+# records: "inode size mtime path" of every records.jsonl under the roots.
+records() {
+	find "${roots[@]}" -name records.jsonl -type f -printf '%i %s %T@ %p\n' 2>/dev/null
 }
 
-# new_outcomes BEFORE: the outcomes of every record line written since BEFORE.
+# new_outcomes BEFORE: the outcomes of every record line written since BEFORE:
+# the tail of a file that grew, all of a file that is new or was made anew
+# (a test that removes its results dir and writes it again).
 new_outcomes() {
-	local size path old
-	find "${roots[@]}" -name records.jsonl -type f -printf '%s %p\n' 2>/dev/null |
-	while read -r size path; do
-		old=$(awk -v p="$path" '$2 == p { print $1 }' "$1")
+	local inode size mtime path old
+	records | while read -r inode size mtime path; do
+		old=$(awk -v p="$path" -v i="$inode" -v s="$size" -v m="$mtime" '
+			$4 == p { print ($1 == i && ($2 < s || $3 == m)) ? $2 : 0 }' "$1")
 		[ "${old:-0}" -lt "$size" ] || continue
 		tail -c +"$(( ${old:-0} + 1 ))" "$path"
 	done | jq -R -r 'fromjson? | .outcome // empty' 2>/dev/null
@@ -61,7 +62,7 @@ new_outcomes() {
 trap 'echo "repeat: interrupted after $((k - 1)) of $n runs" >&2; exit 130' INT TERM
 passed=0
 for k in $(seq 1 "$n"); do
-	sizes "$out/.before"
+	records >"$out/.before"
 	t0=$(date +%s.%N)
 	"$@" >"$out/run-$k.log" 2>&1 </dev/null
 	rc=$?
