@@ -1,7 +1,8 @@
 #!/bin/bash
-# A silent agent, provoked two ways on the demo configuration, and what the
+# A silent agent, provoked three ways on the demo configuration, and what the
 # runner makes of each: the agent frozen inside a living guest (bt.stall_after:
 # SIGSTOP from the guest's /init) is agent-stalled, with the forensics bundle;
+# the same in a guest with no keyboard gets its dumps by NMI instead of sysrq;
 # the whole QEMU frozen (SIGSTOP from here) is guest-hang, QMP unanswered.
 set -u
 . "$(dirname "$0")/lib.sh"
