@@ -39,6 +39,7 @@ AGENT_OBJS	:= $(O)/guest-agent/main.o $(O)/guest-agent/options.o \
 		   $(O)/guest-agent/safety.o
 AGENT		:= $(O)/bartoggle-agent
 RAWTOGGLE	:= $(O)/static/bt-rawtoggle
+KVMHOLD		:= $(O)/static/bt-kvmhold
 
 RUN_OBJS	:= $(patsubst %.c,$(O)/%.o,$(wildcard host-runner/*.c))
 RUN		:= $(O)/bartoggle-run
@@ -91,6 +92,11 @@ $(RAWTOGGLE): $(O)/guest-agent/rawtoggle.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lm
 
+# For L1 guests: one VM held open all along (tools/kvmhold.c says why).
+$(KVMHOLD): $(O)/tools/kvmhold.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^
+
 $(O)/tests/check_agent: $(O)/guest-agent/options.o $(O)/guest-agent/proto.o \
 	$(O)/guest-agent/run.o $(O)/guest-agent/safety.o
 $(O)/tests/check_options: $(O)/repro/options.o
@@ -107,7 +113,7 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(STATIC_REPRO) $(UNIT_BINS)
+check-run: all $(STATIC_REPRO) $(KVMHOLD) $(UNIT_BINS)
 	@tests/run.sh $(O)
 
 unit: $(UNIT_BINS)
@@ -124,14 +130,14 @@ demo: deps
 
 # The real vfio-pci and KVM of a stock Debian kernel, in a QEMU guest (L1).
 nested: deps
-	@$(MAKE) --no-print-directory $(STATIC_REPRO)
+	@$(MAKE) --no-print-directory $(STATIC_REPRO) $(KVMHOLD)
 	@scripts/nested-lane.sh --repro $(STATIC_REPRO) $(NESTED_ARGS)
 
 # bartoggle-run inside the nested lane's L1: edu assigned to an L2 KVM guest.
 NESTED_FULL_ARGS ?=
 nested-full: deps
-	@$(MAKE) --no-print-directory $(RUN) $(AGENT)
-	@scripts/nested-full.sh --run $(RUN) --agent $(AGENT) $(NESTED_FULL_ARGS)
+	@$(MAKE) --no-print-directory $(RUN) $(AGENT) $(KVMHOLD)
+	@scripts/nested-full.sh --run $(RUN) --agent $(AGENT) --kvmhold $(KVMHOLD) $(NESTED_FULL_ARGS)
 
 # Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
 BENCH_CYCLES	?= 2000

@@ -124,6 +124,7 @@ struct json_object *bt_record_new(const char *tool)
 {
 	struct json_object *rec = json_object_new_object(), *host;
 	char now[32], hostname[256] = "";
+	const char *variant;
 	struct utsname uts;
 	int mfi;
 
@@ -149,6 +150,12 @@ struct json_object *bt_record_new(const char *tool)
 		bt_json_set_null(host, "memory_fault_info");
 	else
 		bt_json_set_u64(host, "memory_fault_info", mfi);
+	/* Set where the KVM under test is not the one the running kernel
+	 * shipped with (the nested lane's rebuilt or patched modules): the
+	 * release alone would not tell them apart. */
+	variant = getenv("BARTOGGLE_KERNEL_VARIANT");
+	if (variant && *variant)
+		bt_json_set_str(host, "kernel_variant", variant);
 	bt_json_set_str(rec, "command", command[0] ? command : NULL);
 	return rec;
 }

@@ -356,7 +356,17 @@ int __bt_report_add_dir(struct bt_report *r, const char *dir)
 	return n;
 }
 
-/* The row key of a record. */
+/* The row key of a record. The kernel is the release, and which build of
+ * its KVM when that is not the one it shipped with. */
+static char *kernel_of(struct json_object *rec)
+{
+	const char *variant = str_at(rec, "host.kernel_variant", NULL);
+
+	if (variant)
+		return xasprintf("%s [%s]", str_at(rec, "host.kernel", "?"), variant);
+	return xstrdup(str_at(rec, "host.kernel", "?"));
+}
+
 static char *vmm_of(struct json_object *rec)
 {
 	const char *tool = str_at(rec, "tool", "?");
@@ -474,7 +484,7 @@ void bt_report_finish(struct bt_report *r)
 	for (i = 0; i < r->nruns; i++) {
 		struct json_object *rec = r->runs[i].rec;
 
-		r->runs[i].row = (int)row_for(r, xstrdup(str_at(rec, "host.kernel", "?")),
+		r->runs[i].row = (int)row_for(r, kernel_of(rec),
 					      vmm_of(rec), device_of(rec), arm_of(rec));
 	}
 	/* Sorted by key; id carries a row's place before the sort meanwhile. */
@@ -779,6 +789,10 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 	verdict_list(row, m);
 	fprintf(m, ")\nKernel:        %s\nKernel build:  ", row->kernel);
 	distinct(r, row, run_field, "host.kernel_build", m);
+	if (str_at(first, "host.kernel_variant", NULL))
+		fprintf(m, "KVM modules:   %s%s%s\n", str_at(first, "host.kernel_variant", ""),
+			str_at(first, "lane.kvm_build.source", NULL) ? ", built from " : "",
+			str_at(first, "lane.kvm_build.source", ""));
 	fprintf(m, "KVM memory-fault info: %s\n",
 		!at(first, "host.memory_fault_info") ? "unknown" :
 		json_object_get_int(at(first, "host.memory_fault_info")) ?

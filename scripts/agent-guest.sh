@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/guest.sh"
 
 mode="" agent="" raw="" out="" cycles=20000 kernel=debian modroot="" timeout=600
-accel=${BARTOGGLE_ACCEL:-auto} cache=${BARTOGGLE_CACHE:-cache}
+accel=${BARTOGGLE_ACCEL:-auto} cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle}
 qemu=${BARTOGGLE_QEMU:-qemu-system-x86_64}
 usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do

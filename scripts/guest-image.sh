@@ -18,7 +18,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-kernel="" out="" init="" modroot="" cache=${BARTOGGLE_CACHE:-cache}
+kernel="" out="" init="" modroot="" cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle}
 modules=() bins=() dyns=() files=()
 usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -40,7 +40,7 @@ done
 [ -n "$kernel" ] && [ -n "$out" ] && [ -n "$init" ] ||
 	{ echo "guest-image: --kernel, --out and --init are required" >&2; exit 2; }
 
-if [ "$kernel" = debian ] || [[ $kernel = debian-* ]]; then
+if [ "$kernel" = debian ] || [[ $kernel = debian[-:]* ]]; then
 	modroot=$("$here/kernel-fetch.sh" "$kernel" "$cache") || exit $?
 	vmlinuz=$(ls "$modroot"/boot/vmlinuz-* | head -n 1)
 else

@@ -1,12 +1,15 @@
 #!/bin/bash
 # Fetch and unpack a Debian kernel for guest images.
-#   kernel-fetch.sh debian|debian-SERIES|PACKAGE CACHE_DIR
-# "debian" is the kernel linux-image-amd64 depends on now; "debian-6.12" the
+#   kernel-fetch.sh debian|debian-SERIES|debian:SERIES|PACKAGE CACHE_DIR
+# "debian" is the kernel linux-image-amd64 depends on now; "debian-6.12" (or
+# "debian:6.12") the
 # newest linux-image-6.12.N+deb12-amd64-unsigned apt can install (the
 # security archive's 6.12). Versions are resolved here because the archive
 # keeps only the newest ABI. The .deb is
 # kept in CACHE_DIR/debs and unpacked into CACHE_DIR/kernels/<release>, so a
-# rerun needs no network. Prints the unpacked root on stdout.
+# rerun needs no network. Prints the unpacked root on stdout; the root's
+# .deb-version holds the package's Debian version (kvm-build.sh fetches the
+# source and headers of exactly that version).
 # Exit 0, or 4 (skip) when no kernel can be had: no network and no cache.
 set -euo pipefail
 spec=$1
@@ -33,6 +36,7 @@ unpack() {
 		mkdir -p "$root.tmp"
 		dpkg -x "$deb" "$root.tmp"
 		depmod -b "$root.tmp" "$release"
+		dpkg-deb -f "$deb" Version >"$root.tmp/.deb-version"
 		touch "$root.tmp/.complete"
 		rm -rf "$root"
 		mv "$root.tmp" "$root"
@@ -56,6 +60,7 @@ resolve_series() {
 	done
 }
 
+spec=${spec/#debian:/debian-}
 pkg=$spec
 fallback='linux-image-*'
 case $spec in

@@ -21,7 +21,7 @@ log() { echo "nested-lane: $*" >&2; }
 guest_frames "$out"
 sed -n 's/^BT1 ktap \([^ ]*\) \(.*\)$/\1: \2/p' "$out/frames.txt" >"$out/ktap.txt"
 lane=$(jq -c --arg dev "$(sed -n 's/^BT1 device //p' "$out/frames.txt" | head -n 1)" \
-	'{l1_kernel, qemu, accel, device: $dev}' "$out/lane.json")
+	'{l1_kernel, kvm_build: (.kvm_build // {kind: "stock"}), qemu, accel, device: $dev}' "$out/lane.json")
 
 : >"$out/records.jsonl.tmp"
 sed -n 's/^BT1 rec \([^ ]*\) \(.*\)$/\1 \2/p' "$out/frames.txt" |
@@ -78,6 +78,7 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 		timed_out: $r.timed_out,
 		stalled: $r.stalled,
 		boot_attempts: $r.boot_attempts,
+		harness_faults: ($r.harness_faults // []),
 		qemu_exit: $r.qemu_exit,
 		error: (if $error == "" then null else $error end),
 		elapsed_s: $r.elapsed_s,
@@ -105,6 +106,10 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 			cycles_to_failure: ($race | map(.first_failure.cycle // empty) | sort |
 				{median: median, max: (max // null)})
 		},
+		soak: (step("^soak$") | first | if . then {outcome, verdict,
+			cycles: .counts.cycles, window_hits: .counts.window_hits,
+			ur_reads: .counts.ur_reads, ur_violations: .counts.ur_violations,
+			first_failure, duration_s, rates, signature} else null end),
 		iommu_modes: (step("^iommu-") | map({key: (.lane.step | ltrimstr("iommu-")),
 			value: {outcome, reason}}) | from_entries),
 		control: (step("^control$") | first | if . then {outcome, verdict,
@@ -112,13 +117,15 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 			(.counts.ur_violations + .counts.ur_reads + (.vmm.fatal_results // 0))} else null end)
 	}' "$out/records.jsonl" >"$out/summary.json.tmp" && mv "$out/summary.json.tmp" "$out/summary.json"
 
-jq -r '"nested-lane: L1 \(.lane.l1_kernel), \(.lane.qemu), accel \(.lane.accel), device \(.lane.device)",
+jq -r '"nested-lane: L1 \(.lane.l1_kernel) (KVM \(.lane.kvm_build.kind)\(.lane.kvm_build.patches // [] | map(" + " + .name) | join(""))), \(.lane.qemu), accel \(.lane.accel), device \(.lane.device)",
 	"nested-lane: held: \(.held.outcome // "none") (\(.held.signature // "-"))",
 	"nested-lane: race: \(.race.completed)/\(.race.trials) trials, \(.race.conclusive) conclusive: \(.race.judged_outcomes | tojson), \(.race.inconclusive) inconclusive; first failure median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms",
 	(.race.inconclusive_trials[] | "nested-lane: race: \(.step) INCONCLUSIVE: \(.cause)"),
+	(.soak // empty | "nested-lane: soak: \(.outcome) \(.verdict), \(.cycles) cycles, \(.window_hits) window hits, \(.ur_violations) UR violations, \(.duration_s) s"),
 	"nested-lane: control: \(.control.outcome // "none"), \(.control.accesses // 0) accesses, \(.control.errors // "-") errors",
 	"nested-lane: IOMMU modes: \(.iommu_modes | to_entries | map("\(.key) \(.value.outcome)") | join(", "))",
-	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s, \(.boot_attempts) boot(s)"' \
+	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s, \(.boot_attempts) boot(s)",
+	(.harness_faults[] | "nested-lane: harness fault (the boot was done again, nothing judged): \(.)")' \
 	"$out/summary.json" >&2
 log "results in $out"
 [ -n "$(jq -r '.error // empty' "$out/summary.json")" ] && log "L1 error: $(jq -r .error "$out/summary.json")"

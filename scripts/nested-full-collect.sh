@@ -19,7 +19,8 @@ jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
 	--arg sigint "$(sed -n 's/^BT1 out sigint //p' "$out/frames.txt")" \
 	--slurpfile si "$out/sigint.jsonl" \
 	--argjson elapsed "$elapsed" --argjson timed_out "$timed_out" \
-	--arg done "$(grep -c '^BT1 done' "$out/frames.txt" | grep -qx 2 && echo 1)" '
+	--arg done "$(grep -c '^BT1 done' "$out/frames.txt" | grep -qx "$(ls -d "$out"/boot-* 2>/dev/null | wc -l)" && echo 1)" \
+	--argjson lane "$(jq -c . "$out/lane.json" 2>/dev/null || echo null)" '
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def arm: {runs: length,
@@ -29,7 +30,7 @@ jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
 		cycles: (map(.counts.cycles) | add), window_hits: (map(.counts.window_hits) | add),
 		ur_reads: (map(.counts.ur_reads) | add), ur_violations: (map(.counts.ur_violations) | add),
 		qemu: (first | .qemu.version), guest_kernel: (first | .guest_kernel)};
-	{schema: "bartoggle.nested-full/1", complete: ($done == "1"), timed_out: ($timed_out == 1),
+	{schema: "bartoggle.nested-full/1", lane: $lane, complete: ($done == "1"), timed_out: ($timed_out == 1),
 	 elapsed_s: $elapsed, default: ($d | arm), no_mmap: ($n | arm),
 	 l2_emulated: (if ($e | length) > 0 then ($e | arm) else null end),
 	 sigint: {state: $sigint, record: ($si | first | if . then {verdict, error, cycles: .counts.cycles} else null end)},
@@ -41,6 +42,8 @@ jq -r '"nested-full: default: \(.default.runs) runs, \(.default.outcomes | tojso
 	"nested-full: l2-emulated: \(if .l2_emulated then "\(.l2_emulated.outcomes | tojson), \(.l2_emulated.cycles) cycles" else "not run" end)",
 	"nested-full: sigint: \(.sigint.state); record \(.sigint.record | tojson)",
 	"nested-full: sigkill/restore: \(.sigkill_restore | join("; "))",
+	"nested-full: L1 \(.lane.l1_kernel // "?") (KVM \(.lane.kvm_build.kind // "stock")\(.lane.kvm_build.patches // [] | map(" + " + .name) | join("")))",
+	(.lane.harness_faults // [] | .[] | "nested-full: harness fault (the boot was done again, nothing judged): \(.)"),
 	"nested-full: \(if .complete then "complete" else "INCOMPLETE" end) in \(.elapsed_s) s; results in '"$out"'"' "$out/summary.json" >&2
 grep '^BT1 error' "$out/frames.txt" >&2
 jq -e '.complete' "$out/summary.json" >/dev/null

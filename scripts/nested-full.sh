@@ -10,6 +10,15 @@
 #   nested-full.sh --run BIN --agent BIN [--out DIR] [--iterations N]
 #                  [--cycles N] [--nommap-cycles N] [--nommap-args A,B,...]
 #                  [--emulated-cycles N] [--l1-smp N] [--timeout S]
+#                  [--kernel debian|debian-SERIES|VMLINUZ --modroot DIR]
+#                  [--kvm-patch FILE]... [--kvm-rebuild] [--arms LIST]
+#                  [--kvmhold BIN]
+#
+# --kernel etc.: L1's kernel, the one under test, as in nested-lane.sh (L2
+# stays Debian's default kernel). --arms: which of default, no-mmap,
+# sigkill to run (default all three; l2-emulated comes with
+# --emulated-cycles). --kvmhold: bt-kvmhold for L1 (default: next to --run
+# in static/), which holds one VM open all along.
 #
 # --l1-smp: L1's vCPUs for the x-no-mmap arm's boot (default 1).
 #
@@ -29,7 +38,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # in the window.
 run="" agent="" out="" iterations=5 cycles=20000 nommap_cycles=20000
 nommap_args="--dwell-off-us,200" timeout=1500 emulated_cycles=0 l1_smp=1
-cache=${BARTOGGLE_CACHE:-cache} qemu=${BARTOGGLE_QEMU:-qemu-system-x86_64}
+cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle} qemu=${BARTOGGLE_QEMU:-qemu-system-x86_64}
+kernel=debian modroot="" kvm_patches=() kvm_rebuild=0 want_arms=default,no-mmap,sigkill kvmhold=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--run) run=$2; shift ;;
@@ -42,7 +52,13 @@ while [ $# -gt 0 ]; do
 	--emulated-cycles) emulated_cycles=$2; shift ;;
 	--l1-smp) l1_smp=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
-	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--kernel) kernel=$2; shift ;;
+	--modroot) modroot=$2; shift ;;
+	--kvm-patch) kvm_patches+=("$2"); kvm_rebuild=1; shift ;;
+	--kvm-rebuild) kvm_rebuild=1 ;;
+	--arms) want_arms=$2; shift ;;
+	--kvmhold) kvmhold=$2; shift ;;
+	-h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "nested-full: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -53,6 +69,11 @@ for n in "$cycles" "$nommap_cycles" "$timeout"; do
 	case $n in ''|*[!0-9]*|0) log "counts and --timeout want numbers > 0"; exit 2 ;; esac
 done
 case $iterations in ''|*[!0-9]*) log "--iterations wants a number (0: no default arm)"; exit 2 ;; esac
+for a in ${want_arms//,/ }; do
+	case $a in default|no-mmap|sigkill) ;; *) log "--arms: unknown arm '$a' (default, no-mmap, sigkill)"; exit 2 ;; esac
+done
+[ -n "$kvmhold" ] || kvmhold=$(dirname "$run")/static/bt-kvmhold
+[ -x "$kvmhold" ] || { log "no $kvmhold: L1 runs without a held VM"; kvmhold=""; }
 [ -n "$out" ] || out=results/nested-full/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname)
 # Multi-threaded TCG for this L1, unlike the other guests (scripts/lib/guest.sh
 # says why they are single-threaded): a whole L2 Debian boots inside it under
@@ -68,8 +89,10 @@ cp "$run" "$agent" "$out/work/bin/"
 "$here/guest-image.sh" --kernel debian --cache "$cache" --out "$out/work/l2image" \
 	--init "$here/guest/agent-init.sh" --bin "$agent" \
 	--module virtio_pci --module virtio_console --module pvpanic_pci || exit $?
-# L1: the same kernel with vfio, KVM and 9p.
-"$here/guest-image.sh" --kernel debian --cache "$cache" --out "$out/l1image" \
+# L1: the kernel under test with vfio, KVM and 9p.
+l1_kernel "$kernel" "$modroot" "$kvm_rebuild" "${kvm_patches[@]}" || exit $?
+"$here/guest-image.sh" --kernel "$kernel" ${modroot:+--modroot "$modroot"} --cache "$cache" \
+	--out "$out/l1image" ${kvmhold:+--bin "$kvmhold"} \
 	--init "$here/guest/nested-full-init.sh" --file /etc/ld.so.cache:/etc/ld.so.cache \
 	--module vfio-pci --module vfio_iommu_type1 --module kvm_amd --module kvm_intel \
 	--module virtio_pci --module 9p --module 9pnet_virtio || exit $?
@@ -86,10 +109,11 @@ boot() {
 		mkdir -p "$dir"
 		log "booting L1 ($accel, $smp vCPU): $arms"
 		boot_once "$dir" "$smp" "$arms"
+		[ "$stalled" = 1 ] && harness_faults+=("boot-$name attempt $attempt: ${harness_fault:-silent for 60 s (frozen)}")
 		[ "$stalled" = 1 ] && [ "$attempt" = 1 ] || break
 		mkdir -p "$dir/attempt-1"
 		mv "$dir"/{console.log,frames.log,qemu.log} "$dir/attempt-1/"
-		log "L1 froze during $arms; booting it again (frozen logs in $dir/attempt-1)"
+		log "L1 ${harness_fault:+wedged in the emulator, }froze during $arms; booting it again (frozen logs in $dir/attempt-1)"
 		frozen_boots=$(( ${frozen_boots:-0} + 1 ))
 	done
 	timed_out_any=$(( ${timed_out_any:-0} | timed_out ))
@@ -100,16 +124,25 @@ boot_once() {
 	guest_boot "$dir" $(( start + timeout )) 60 "$qemu" "${machine[@]}" \
 		-machine q35,kernel-irqchip=split -smp "$smp" -m 2G \
 		-kernel "$out/l1image/vmlinuz" -initrd "$out/l1image/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 intel_iommu=on bt.arms=$arms bt.iterations=$iterations bt.cycles=$cycles bt.nommap_cycles=$nommap_cycles bt.nommap_args=$nommap_args bt.emulated_cycles=$emulated_cycles" \
+		-append "console=ttyS0 panic=-1 intel_iommu=on${kvm_variant:+ bt.variant=$kvm_variant} bt.arms=$arms bt.iterations=$iterations bt.cycles=$cycles bt.nommap_cycles=$nommap_cycles bt.nommap_args=$nommap_args bt.emulated_cycles=$emulated_cycles" \
 		-device intel-iommu,intremap=on,caching-mode=on -device edu \
 		-virtfs local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on \
 		-virtfs "local,path=$out/work,mount_tag=work,security_model=none"
 }
 start=$(date +%s)
-arms=sigkill
-[ "$iterations" -gt 0 ] && arms=default,sigkill
+harness_faults=()
+wants() { [[ ,$want_arms, = *,$1,* ]]; }
+arms=""
+wants default && [ "$iterations" -gt 0 ] && arms=default
+wants sigkill && arms=$arms,sigkill
 [ "$emulated_cycles" -gt 0 ] && arms=$arms,l2-emulated
-boot mmap 2 "$arms"
-boot nommap "$l1_smp" no-mmap
-timed_out=$timed_out_any
+arms=${arms#,}
+[ -n "$arms" ] && boot mmap 2 "$arms"
+wants no-mmap && boot nommap "$l1_smp" no-mmap
+timed_out=${timed_out_any:-0}
+jq -n --arg l1 "$(cat "$out/l1image/kernel-release")" --argjson kvm_build "$kvm_build" \
+	--arg variant "$kvm_variant" --arg arms "$want_arms" \
+	--argjson harness "$(printf '%s\n' "${harness_faults[@]}" | jq -Rsc 'split("\n") | map(select(length > 0))')" \
+	'{l1_kernel: $l1, kvm_build: $kvm_build, kernel_variant: $variant, arms: ($arms | split(",")),
+	  harness_faults: $harness}' >"$out/lane.json"
 "$here/nested-full-collect.sh" "$out" "$(( $(date +%s) - start ))" "$timed_out"

@@ -5,10 +5,15 @@
 # second serial port (ttyS1) the moment it exists, so a guest that dies
 # mid-run still leaves what it had.
 #
-# Kernel command line: bt.trials=N (race trials), bt.control=S (seconds),
+# Kernel command line: bt.trials=N (race trials), bt.soak=N (cycles of one
+# long race after them, 0: none), bt.control=S (seconds),
 # bt.vendor=0x1234 bt.device=0x11e8 (the device to use), bt.skip=K (steps
 # already done by an earlier boot that froze: resume after them).
 . /lib/bartoggle/frame.sh
+# Which build of KVM this is, when not the one the kernel shipped with: it
+# goes into every record (host.kernel_variant).
+BARTOGGLE_KERNEL_VARIANT=$(arg variant)
+export BARTOGGLE_KERNEL_VARIANT
 
 vendor=$(arg vendor)
 device=$(arg device)
@@ -29,6 +34,13 @@ echo vfio-pci >"$dev/driver_override"
 echo "$bdf" >/sys/bus/pci/drivers_probe
 [ -c "/dev/vfio/$group" ] || { frame error "$bdf did not bind to vfio-pci (no /dev/vfio/$group)"; finish 1; }
 [ -c /dev/kvm ] || { frame error "no /dev/kvm in L1 (kvm_amd did not load)"; finish 1; }
+# One VM held open all along: the scheduler's code is patched once, not per
+# test VM (bt-kvmhold says why).
+if command -v bt-kvmhold >/dev/null; then
+	bt-kvmhold 2>/tmp/kvmhold.err &
+else
+	frame note "no bt-kvmhold: every test VM flips the preempt-notifier key"
+fi
 
 
 # A step that outlives its limit is stuck inside L1's kernel: frame where
@@ -80,6 +92,11 @@ while [ "$i" -le "$(arg trials)" ]; do
 	run 80 "race-$i" --mode race --until-hit --duration 60 --quiet
 	i=$((i + 1))
 done
+# The soak: on a fixed kernel every disabled-window hit is a memory-fault
+# exit the reproducer answers as UR, and the VM must live through it all;
+# an unfixed one ends it at its first failure. Bound: 200 cycles/s at least.
+soak=$(arg soak)
+[ "${soak:-0}" -gt 0 ] && run $((60 + soak / 200)) soak --mode race --cycles "$soak" --quiet
 run $(($(arg control) + 20)) control --mode control --duration "$(arg control)"
 # The other IOMMU backends of the mode table (held defaults to type1v2).
 run 30 iommu-type1 --mode held --iommu type1

@@ -40,11 +40,26 @@ guest_tcg_cmdline() {
 	[ "$accel" = tcg ] && echo idle=poll
 }
 
+# An L1 under multi-threaded TCG can wedge itself when its kernel patches its
+# own code: KVM_CREATE_VM turns the preempt-notifier static key on (and the
+# last VM's exit turns it off), text_poke_bp() rewrites the jump in
+# finish_task_switch(), and a vCPU thread still running the old translation
+# spins there or takes the int3 it no longer expects. A lockup or oops with
+# RIP in the scheduler is that emulator artefact, not the kernel under test.
+# (Our /inits hold one VM open all along, so the key flips once per boot.)
+tcg_patch_fault() {
+	grep -aA6 -E 'soft lockup - CPU|Oops: int3|int3: 0000' "$1" 2>/dev/null |
+		grep -aqE 'RIP: 0010:(finish_task_switch|__schedule)'
+}
+
 # guest_boot OUT DEADLINE STALL QEMU ARGS...: one boot, until QEMU exits,
-# the epoch-second DEADLINE passes, or the guest is silent on both serial
-# ports for STALL seconds. Sets qemu_rc, timed_out, stalled.
+# the epoch-second DEADLINE passes, the guest is silent on both serial
+# ports for STALL seconds, or it wedged itself in the emulator
+# (tcg_patch_fault). Sets qemu_rc, timed_out, stalled and harness_fault
+# (empty, or what the emulator did); a stall or a harness fault means: this
+# boot tested nothing, boot again. SIGINT/SIGTERM stop QEMU and exit.
 guest_boot() {
-	local out=$1 deadline=$2 stall=$3 last_size=-1 size last_change pid
+	local out=$1 deadline=$2 stall=$3 last_size=-1 size last_change pid ticks=0
 	shift 3
 	: >"$out/frames.log"
 	: >"$out/console.log"
@@ -53,18 +68,27 @@ guest_boot() {
 		>"$out/qemu.log" 2>&1 &
 	pid=$!
 	# shellcheck disable=SC2064
-	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null" EXIT INT TERM
+	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null" EXIT
+	# shellcheck disable=SC2064
+	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; exit 130" INT
+	# shellcheck disable=SC2064
+	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; exit 143" TERM
 	last_change=$(date +%s)
-	timed_out=0 stalled=0
+	timed_out=0 stalled=0 harness_fault=""
 	while kill -0 "$pid" 2>/dev/null; do
 		size=$(( $(stat -c %s "$out/frames.log") + $(stat -c %s "$out/console.log") ))
 		[ "$size" != "$last_size" ] && { last_size=$size; last_change=$(date +%s); }
+		ticks=$((ticks + 1))
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			timed_out=1
 			echo "guest: timeout: stopping QEMU (pid $pid)" >&2
 		elif [ $(( $(date +%s) - last_change )) -ge "$stall" ]; then
 			stalled=1
 			echo "guest: silent for ${stall}s: stopping QEMU (pid $pid)" >&2
+		elif [ $((ticks % 10)) = 0 ] && tcg_patch_fault "$out/console.log"; then
+			stalled=1
+			harness_fault="tcg-code-patching: lockup or int3 in the scheduler (console.log)"
+			echo "guest: wedged in the emulator ($harness_fault): stopping QEMU (pid $pid)" >&2
 		fi
 		if [ "$timed_out" = 1 ] || [ "$stalled" = 1 ]; then
 			kill -TERM "$pid"; sleep 2; kill -KILL "$pid" 2>/dev/null
@@ -82,4 +106,34 @@ guest_boot() {
 guest_frames() {
 	cat "$1"/attempt-*/frames.log "$1/frames.log" 2>/dev/null | tr -d '\r' |
 		grep -a '^BT1 ' >"$1/frames.txt" || true
+}
+
+# l1_kernel KERNEL MODROOT REBUILD [PATCH...]: the kernel under test. Sets
+# $kernel and $modroot for guest-image.sh and $kvm_build (JSON for the
+# records): {kind: stock} for a Debian kernel as shipped, the rebuilt
+# modules' kvm-build.json (kind rebuilt: the control, or patched) when
+# REBUILD is 1, {kind: local, vmlinuz, sha256} for a kernel of your own;
+# and $kvm_variant, the label L1 puts in its records (host.kernel_variant,
+# passed as bt.variant=): empty for stock and local kernels, kvm-rebuilt,
+# or kvm-patched:NAME@SHA12[+...]. Needs $here and $cache. Returns
+# kvm-build.sh's exit status on failure.
+l1_kernel() {
+	kernel=$1 modroot=$2
+	local rebuild=$3 args=() p
+	shift 3
+	kvm_variant=""
+	for p in "$@"; do args+=(--patch "$p"); done
+	if [ "$rebuild" = 1 ]; then
+		modroot=$("$here/kvm-build.sh" --kernel "$kernel" --cache "$cache" "${args[@]}") || return $?
+		kernel=$(ls "$modroot"/boot/vmlinuz-* | head -n 1)
+		kvm_build=$(jq -c . "$modroot/kvm-build.json")
+		kvm_variant=$(jq -r 'if .kind == "rebuilt" then "kvm-rebuilt" else "kvm-patched:" +
+			(.patches | map("\(.name)@\(.sha256[:12])") | join("+")) end' <<<"$kvm_build" |
+			tr -c 'A-Za-z0-9._@:+\n-' '_')
+	elif [ "$kernel" = debian ] || [[ $kernel = debian[-:]* ]]; then
+		kvm_build='{"kind":"stock"}'
+	else
+		kvm_build=$(jq -nc --arg v "$kernel" --arg s "$(sha256sum <"$kernel" 2>/dev/null | cut -c1-64)" \
+			'{kind: "local", vmlinuz: $v, sha256: $s}')
+	fi
 }
