@@ -49,7 +49,7 @@ UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 .SECONDARY:
 .PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
-	bench report clean
+	nested-matrix bench report clean
 all: $(REPRO) $(AGENT) $(RUN)
 
 deps:
@@ -138,6 +138,15 @@ NESTED_FULL_ARGS ?=
 nested-full: deps
 	@$(MAKE) --no-print-directory $(RUN) $(AGENT) $(KVMHOLD)
 	@scripts/nested-full.sh --run $(RUN) --agent $(AGENT) --kvmhold $(KVMHOLD) $(NESTED_FULL_ARGS)
+
+# The lane on every kernel of the matrix (stock 6.1 and 6.12, the 6.12
+# control rebuild, 6.12 + fixes/kvm-memory-fault-exit.patch), nested-full's
+# default arm on 6.12 and 6.12 + fix, then the report over them.
+NESTED_MATRIX_ARGS ?=
+nested-matrix: deps
+	@$(MAKE) --no-print-directory $(STATIC_REPRO) $(KVMHOLD) $(RUN) $(AGENT)
+	@scripts/nested-matrix.sh --repro $(STATIC_REPRO) --run $(RUN) --agent $(AGENT) \
+		$(NESTED_MATRIX_ARGS)
 
 # Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
 BENCH_CYCLES	?= 2000

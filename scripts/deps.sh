@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install what bartoggle needs from Debian's apt repositories, idempotently
 # and non-interactively. Does nothing (and needs no root) when all is there.
+# The second group builds a Debian kernel's KVM modules (scripts/kvm-build.sh).
 set -eu
 
 PACKAGES="gcc make libc6-dev linux-libc-dev pkg-config check libsubunit-dev
 libpci-dev libjson-c-dev libinih-dev jq qemu-system-x86 busybox-static cpio
-kmod gnuplot-nox pciutils xz-utils util-linux"
+kmod gnuplot-nox pciutils xz-utils util-linux
+flex bison bc libelf-dev libssl-dev patch"
 
 missing=""
 for p in $PACKAGES; do

@@ -41,14 +41,17 @@ guest_tcg_cmdline() {
 }
 
 # An L1 under multi-threaded TCG can wedge itself when its kernel patches its
-# own code: KVM_CREATE_VM turns the preempt-notifier static key on (and the
-# last VM's exit turns it off), text_poke_bp() rewrites the jump in
-# finish_task_switch(), and a vCPU thread still running the old translation
-# spins there or takes the int3 it no longer expects. A lockup or oops with
-# RIP in the scheduler is that emulator artefact, not the kernel under test.
-# (Our /inits hold one VM open all along, so the key flips once per boot.)
+# own code: KVM flips static keys as VMs and vCPUs come and go (the
+# preempt-notifier key, apic_sw_disabled), text_poke_bp() rewrites the jumps
+# in finish_task_switch() or vcpu_enter_guest(), and a vCPU thread still
+# running the old translation spins there or takes the int3 it no longer
+# expects. An "Oops: int3" (the kernel has no int3 of its own outside text
+# patching), or a soft lockup with RIP in the scheduler, is that emulator
+# artefact, not the kernel under test. (Our /inits hold a VM open all along
+# with tools/kvmhold.c, so those keys flip once per boot.)
 tcg_patch_fault() {
-	grep -aA6 -E 'soft lockup - CPU|Oops: int3|int3: 0000' "$1" 2>/dev/null |
+	grep -aqE 'Oops: int3|int3: 0000' "$1" 2>/dev/null && return 0
+	grep -aA6 -E 'soft lockup - CPU' "$1" 2>/dev/null |
 		grep -aqE 'RIP: 0010:(finish_task_switch|__schedule)'
 }
 
@@ -87,7 +90,7 @@ guest_boot() {
 			echo "guest: silent for ${stall}s: stopping QEMU (pid $pid)" >&2
 		elif [ $((ticks % 10)) = 0 ] && tcg_patch_fault "$out/console.log"; then
 			stalled=1
-			harness_fault="tcg-code-patching: lockup or int3 in the scheduler (console.log)"
+			harness_fault="tcg-code-patching: lockup or int3 oops from text patching (console.log)"
 			echo "guest: wedged in the emulator ($harness_fault): stopping QEMU (pid $pid)" >&2
 		fi
 		if [ "$timed_out" = 1 ] || [ "$stalled" = 1 ]; then
@@ -99,6 +102,12 @@ guest_boot() {
 	wait "$pid" 2>/dev/null
 	qemu_rc=$?
 	trap - EXIT INT TERM
+	# It may have panicked on it before the loop looked.
+	if [ "$timed_out" = 0 ] && [ -z "$harness_fault" ] && tcg_patch_fault "$out/console.log"; then
+		stalled=1
+		harness_fault="tcg-code-patching: lockup or int3 oops from text patching (console.log)"
+		echo "guest: $harness_fault" >&2
+	fi
 }
 
 # guest_frames OUT: every boot's frames, unframed, into OUT/frames.txt. A

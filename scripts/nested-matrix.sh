@@ -1,0 +1,142 @@
+#!/bin/bash
+# make nested-matrix: the nested lane on every kernel of the matrix, nested-full's
+# default arm on the kernels it marks, then the report over all of it.
+#
+#   nested-matrix.sh --repro STATIC_REPRO --run BIN --agent BIN [--out DIR]
+#                    [--trials N] [--soak N] [--full-iterations N]
+#                    [--only NAME,...] [--add NAME:FULL:ARGS]... [--list]
+#
+# The matrix (NAME, nested-full too?, L1 kernel arguments):
+#   6.1         no   --kernel debian (nested-full covers 6.1 already)
+#   6.12        yes  --kernel debian-6.12
+#   6.12-ctrl   no   --kernel debian-6.12 --kvm-rebuild (same source and flags,
+#                    no patch: shows the rebuild alone changes nothing)
+#   6.12-fix    yes  --kernel debian-6.12 --kvm-patch fixes/kvm-memory-fault-exit.patch
+# --add NAME:FULL:ARGS adds a kernel of your own, e.g.
+#   --add mine:yes:"--kernel /src/linux/arch/x86/boot/bzImage --modroot /tmp/mods"
+# or a patch of your own against Debian's source:
+#   --add mypatch:no:"--kernel debian-6.12 --kvm-patch /tmp/my.patch"
+# --only picks some by name. --soak N (default 200000): one race of N cycles
+# after the trials (a failing kernel ends it at its first failure). --trials
+# N (default 20). --full-iterations N (default 5): nested-full's default arm.
+#
+# Results: DIR/<name>/lane/ (nested-lane.sh's), DIR/<name>/full/
+# (nested-full.sh's), DIR/matrix.json (each kernel's lane and nested-full
+# outcome, temp + rename), DIR/report/ (bartoggle-run report over DIR).
+# Default DIR: results/matrix/<UTC>-<host>. Exit 0 every lane and nested-full
+# completed (the verdicts are in the report), 1 one did not, 2 usage, 4 skip
+# (no kernel could be had for any of them).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+
+matrix=(
+	"6.1:no:--kernel debian"
+	"6.12:yes:--kernel debian-6.12"
+	"6.12-ctrl:no:--kernel debian-6.12 --kvm-rebuild"
+	"6.12-fix:yes:--kernel debian-6.12 --kvm-patch $top/fixes/kvm-memory-fault-exit.patch"
+)
+repro="" run="" agent="" out="" trials=20 soak=200000 full_iterations=5 only="" list=0
+usage() { sed -n '2,30s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+log() { echo "nested-matrix: $*" >&2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--repro) repro=$2; shift ;;
+	--run) run=$2; shift ;;
+	--agent) agent=$2; shift ;;
+	--out) out=$2; shift ;;
+	--trials) trials=$2; shift ;;
+	--soak) soak=$2; shift ;;
+	--full-iterations) full_iterations=$2; shift ;;
+	--only) only=$2; shift ;;
+	--add)
+		[[ $2 =~ ^[A-Za-z0-9._-]+:(yes|no):.+ ]] ||
+			{ log "--add wants NAME:yes|no:ARGS, not '$2'"; exit 2; }
+		matrix+=("$2"); shift ;;
+	--list) list=1 ;;
+	-h|--help) usage 0 ;;
+	*) log "unknown argument '$1' (try --help)"; exit 2 ;;
+	esac
+	shift
+done
+if [ "$list" = 1 ]; then
+	printf '%s\n' "${matrix[@]}" | awk -F: '{ n = $1; f = $2; $1 = $2 = ""; sub(/^ +/, ""); printf "%-12s full=%-3s %s\n", n, f, $0 }'
+	exit 0
+fi
+[ -x "$repro" ] || { log "--repro must name the static bartoggle-repro"; exit 2; }
+[ -x "$run" ] && [ -x "$agent" ] || { log "--run and --agent must name our binaries"; exit 2; }
+for n in "$trials" "$soak" "$full_iterations"; do
+	case $n in ''|*[!0-9]*) log "--trials, --soak and --full-iterations want numbers"; exit 2 ;; esac
+done
+names=$(printf '%s\n' "${matrix[@]}" | cut -d: -f1)
+for n in ${only//,/ }; do
+	grep -qx "$n" <<<"$names" || { log "--only: no kernel '$n' in the matrix (--list)"; exit 2; }
+done
+[ -n "$out" ] || out=results/matrix/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname)
+mkdir -p "$out"
+start=$(date +%s)
+
+: >"$out/matrix.jsonl.tmp"
+ran=0 skipped=0 incomplete=0
+for entry in "${matrix[@]}"; do
+	name=${entry%%:*} rest=${entry#*:}
+	full=${rest%%:*} args=${rest#*:}
+	[ -z "$only" ] || [[ ,$only, = *,$name,* ]] || continue
+	# shellcheck disable=SC2206
+	kargs=($args)
+	dir=$out/$name
+	mkdir -p "$dir"
+	log "[$name] nested lane: ${kargs[*]}"
+	t0=$(date +%s)
+	"$here/nested-lane.sh" --repro "$repro" "${kargs[@]}" --trials "$trials" \
+		--soak "$soak" --out "$dir/lane" >"$dir/lane.out" 2>"$dir/lane.err"
+	lane_rc=$?
+	grep -E '^nested-lane: (held|race|soak|control|L1|complete|PARTIAL|harness|INCONCL)' "$dir/lane.err" |
+		sed "s/^/nested-matrix: [$name] /" >&2
+	lane_s=$(( $(date +%s) - t0 ))
+	full_rc=null full_s=null
+	if [ "$full" = yes ] && [ "$lane_rc" != 4 ]; then
+		log "[$name] nested-full, default arm: ${kargs[*]}"
+		t0=$(date +%s)
+		"$here/nested-full.sh" --run "$run" --agent "$agent" "${kargs[@]}" --arms default \
+			--iterations "$full_iterations" --out "$dir/full" >"$dir/full.out" 2>"$dir/full.err"
+		full_rc=$?
+		full_s=$(( $(date +%s) - t0 ))
+		grep -E '^nested-full: (default|L1|harness|complete|INCOMPLETE)' "$dir/full.err" |
+			sed "s/^/nested-matrix: [$name] /" >&2
+	fi
+	case $lane_rc in
+	4) skipped=$((skipped + 1)); log "[$name] SKIP: $(grep -m1 -E 'cannot|no ' "$dir/lane.err")" ;;
+	0) ran=$((ran + 1)) ;;
+	*) ran=$((ran + 1)); incomplete=$((incomplete + 1)) ;;
+	esac
+	[ "$full_rc" = null ] || [ "$full_rc" = 0 ] || incomplete=$((incomplete + 1))
+	jq -nc --arg name "$name" --arg args "$args" --argjson lane_rc "$lane_rc" \
+		--argjson full_rc "$full_rc" --argjson lane_s "$lane_s" --argjson full_s "$full_s" \
+		--slurpfile ls <(cat "$dir/lane/summary.json" 2>/dev/null) \
+		--slurpfile fs <(cat "$dir/full/summary.json" 2>/dev/null) '
+		($ls | first) as $l | ($fs | first) as $f |
+		{name: $name, args: $args, lane_exit: $lane_rc, lane_s: $lane_s,
+		 kernel: $l.lane.l1_kernel, kvm_build: $l.lane.kvm_build,
+		 held: $l.held.outcome, race: $l.race.judged_outcomes,
+		 race_inconclusive: $l.race.inconclusive, soak: $l.soak,
+		 control: $l.control.outcome, harness_faults: $l.harness_faults,
+		 full_exit: $full_rc, full_s: $full_s,
+		 full: (if $f then {outcomes: $f.default.outcomes, signatures: $f.default.signatures,
+			harness_faults: $f.lane.harness_faults} else null end)}' >>"$out/matrix.jsonl.tmp"
+done
+jq -s --argjson s "$(( $(date +%s) - start ))" '{schema: "bartoggle.nested-matrix/1",
+	elapsed_s: $s, kernels: .}' "$out/matrix.jsonl.tmp" >"$out/matrix.json.tmp" &&
+	mv "$out/matrix.json.tmp" "$out/matrix.json"
+rm -f "$out/matrix.jsonl.tmp"
+[ "$ran" = 0 ] && { log "no kernel of the matrix could be had: SKIP"; exit 4; }
+
+jq -r '.kernels[] | "nested-matrix: \(.name): held \(.held // "-"), race \(.race // {} | tojson), soak \(.soak.outcome // "-") \(.soak.cycles // "")/\(.soak.window_hits // "") hits, control \(.control // "-")\(if .full then ", nested-full \(.full.outcomes | tojson)" else "" end) (\(.lane_s + (.full_s // 0)) s)"' \
+	"$out/matrix.json" >&2
+"$run" report --out "$out/report" --quiet "$out" >"$out/report.ktap" 2>"$out/report.err"
+report_rc=$?
+grep -m1 '^verdict' "$out/report/summary.txt" 2>/dev/null | sed 's/^/nested-matrix: report: /' >&2
+log "results in $out (report: $out/report/summary.txt)"
+[ "$report_rc" = 0 ] || { log "report failed (exit $report_rc): $(tail -n 1 "$out/report.err")"; exit 1; }
+[ "$incomplete" = 0 ] || { log "$incomplete lane(s) or nested-full run(s) did not complete"; exit 1; }
+exit 0

@@ -1,0 +1,105 @@
+#!/bin/bash
+# The kernel matrix (scripts/nested-matrix.sh) on the 6.12 kernels: stock,
+# the control rebuild and the fix. The suite must tell a fixed kernel from a
+# broken one. Debian's 6.1 is asserted by nested_lane.sh and nested_full.sh.
+#
+# Assertions about the kernels' real behaviour:
+# - 6.12 stock and the control rebuild (same source and flags, no patch):
+#   held, every conclusive race trial, the soak and type1 give a bare
+#   -EFAULT (6.12 resets exit_reason to 0 on entry to KVM_RUN: "stale
+#   exit_reason 0"), though KVM_CAP_MEMORY_FAULT_INFO=1;
+# - 6.12 + fixes/kvm-memory-fault-exit.patch: KVM_EXIT_MEMORY_FAULT on the
+#   first disabled access with the gpa inside the BAR, the reproducer answers
+#   UR, and the race soak survives SOAK cycles with window hits and 0 UR
+#   violations: PASS;
+# - nested-full (QEMU 7.2 in L1) on 6.12 stock and on 6.12 + fix: the VM is
+#   stopped with "kvm run failed Bad address" on both. QEMU 7.2 does not
+#   know exit 39: a fixed kernel with an unfixed VMM is still a dead VM.
+# A boot the emulator wedged is booted again and listed as a harness fault,
+# never judged. Needs the network once (packages, cached after).
+set -u
+. "$(dirname "$0")/lib.sh"
+BUILD=${1:-build}
+OUT=${BARTOGGLE_TEST_OUT:-results/check}/nested-matrix
+SOAK=${BARTOGGLE_TEST_SOAK:-200000}
+TRIALS=20
+
+[ -x "$BUILD/static/bartoggle-repro" ] || t_skip_all "no $BUILD/static/bartoggle-repro"
+command -v qemu-system-x86_64 >/dev/null || t_skip_all "no qemu-system-x86_64"
+rm -rf "$OUT"
+mkdir -p "$(dirname "$OUT")"
+
+start=$(date +%s)
+scripts/nested-matrix.sh --repro "$BUILD/static/bartoggle-repro" --run "$BUILD/bartoggle-run" \
+	--agent "$BUILD/bartoggle-agent" --only 6.12,6.12-ctrl,6.12-fix --trials "$TRIALS" \
+	--soak "$SOAK" --full-iterations 3 --out "$OUT" >"$OUT.out" 2>"$OUT.err"
+rc=$?
+[ "$rc" = 4 ] && t_skip_all "$(grep -m1 -E 'cannot|SKIP' "$OUT.err")"
+m=$OUT/matrix.json
+k() { echo ".kernels[] | select(.name == \"$1\")"; }
+
+t_plan 14
+grep '^nested-matrix:' "$OUT.err" | sed 's/^/# /'
+t_diag "matrix: $(( $(date +%s) - start )) s"
+t_check "matrix completed, report written (exit $rc)" [ "$rc" = 0 ]
+
+for name in 6.12 6.12-ctrl; do
+	t_check "$name: held, race, soak, type1 efault with a stale exit_reason 0" bash -c "
+		jqs '$(k "$name") | .kernel | startswith(\"6.12.\")' <'$m' &&
+		jqs '.held.outcome == \"efault\" and (.held.signature | test(\"stale exit_reason 0\")) and
+			.race.completed == $TRIALS and .race.judged_outcomes == {\"efault\": .race.conclusive} and
+			.race.inconclusive * 100 <= .race.completed and
+			.soak.outcome == \"efault\" and .iommu_modes.type1.outcome == \"efault\" and
+			.control.outcome == \"survived\"' <'$OUT/$name/lane/summary.json' &&
+		jqs -s 'all(.host.memory_fault_info == 1)' <'$OUT/$name/lane/records.jsonl'"
+done
+t_check "6.12 stock runs the shipped modules, the control the rebuilt ones" bash -c "
+	jqs '.lane.kvm_build.kind == \"stock\"' <'$OUT/6.12/lane/summary.json' &&
+	jqs '.lane.kvm_build.kind == \"rebuilt\" and .lane.kvm_build.patches == [] and
+		(.lane.kvm_build.source | startswith(\"linux-source-6.12 \"))' <'$OUT/6.12-ctrl/lane/summary.json' &&
+	jqs -s 'all(.host.kernel_variant == \"kvm-rebuilt\")' <'$OUT/6.12-ctrl/lane/records.jsonl'"
+
+f=$OUT/6.12-fix/lane
+t_check "6.12 + fix: the patched modules, the patch's hash in every record" bash -c "
+	sum=\$(sha256sum <fixes/kvm-memory-fault-exit.patch | cut -c1-64)
+	jqs --arg s \"\$sum\" '.lane.kvm_build.kind == \"patched\" and
+		.lane.kvm_build.patches == [{name: \"kvm-memory-fault-exit.patch\", sha256: \$s}]' <'$f/summary.json' &&
+	jqs -s --arg v \"kvm-patched:kvm-memory-fault-exit.patch@\${sum:0:12}\" \
+		'all(.host.kernel_variant == \$v)' <'$f/records.jsonl'"
+t_check "6.12 + fix: held: KVM_EXIT_MEMORY_FAULT at the BAR's gpa on the first disabled access" bash -c "
+	jqs '.held.outcome == \"memory-fault-exit\" and .held.verdict == \"PASS\" and
+		(.held.signature | test(\"KVM_EXIT_MEMORY_FAULT gpa=0x[0-9a-f]+ size=0x1000\"))' <'$f/summary.json' &&
+	bar=\$(sed -n 's/^held: # .*BAR at gpa 0x\([0-9a-f]*\), \([0-9]*\) bytes.*/\1 \2/p' '$f/ktap.txt') &&
+	gpa=\$(jq -r 'select(.lane.step == \"held\") | .signature | capture(\"gpa=0x(?<g>[0-9a-f]+)\").g' '$f/records.jsonl') &&
+	set -- \$bar && echo \"# memory fault gpa 0x\$gpa, BAR 0x\$1 + \$2\" >&2 &&
+	[ \$((16#\$gpa)) -ge \$((16#\$1)) ] && [ \$((16#\$gpa)) -lt \$((16#\$1 + \$2)) ] &&
+	jqs -s 'map(select(.lane.step == \"held\")) | .[0] |
+		.kvm_run[\"memory-fault\"] == 1 and .counts.window_hits == 1 and .counts.ur_violations == 0' <'$f/records.jsonl'"
+t_check "6.12 + fix: every race trial conclusive and memory-fault-exit" jq_true "$f/summary.json" \
+	".race.completed == $TRIALS and .race.judged_outcomes == {\"memory-fault-exit\": $TRIALS}"
+t_check "6.12 + fix: soak PASS over $SOAK cycles, window hits > 0, 0 UR violations" jq_true "$f/summary.json" \
+	".soak.outcome == \"memory-fault-exit\" and .soak.verdict == \"PASS\" and .soak.cycles == $SOAK and
+	 .soak.window_hits > 0 and .soak.ur_violations == 0 and .soak.ur_reads == .soak.window_hits"
+jq -r '"# soak: \(.soak.cycles) cycles, \(.soak.window_hits) window hits, \(.soak.duration_s) s, \(.soak.rates.toggles_per_s) toggles/s"' "$f/summary.json"
+t_check "6.12 + fix: type1 memory-fault-exit, control survived" jq_true "$f/summary.json" \
+	'.iommu_modes.type1.outcome == "memory-fault-exit" and .control.outcome == "survived" and .control.errors == 0'
+
+for name in 6.12 6.12-fix; do
+	t_check "nested-full on $name with QEMU 7.2: every run vm-stopped, kvm run failed Bad address" bash -c "
+		jqs '.complete and .default.runs == 3 and .default.outcomes == {\"vm-stopped\": 3} and
+			.default.signatures == [\"error: kvm run failed Bad address\"]' <'$OUT/$name/full/summary.json'"
+done
+t_check "no boot was judged that the emulator wedged (harness faults listed, not verdicts)" bash -c "
+	jq -r '.kernels[] | .harness_faults[]?, .full.harness_faults[]?' '$m' | sed 's/^/# harness fault: /' >&2
+	jqs '[.kernels[].lane_exit] | all(. == 0)' <'$m'"
+
+r=$OUT/report/summary.json
+t_check "report: the fixed pair's race row PASS, the stock and control rows FAIL" bash -c "
+	jqs '[.rows[] | select(.vmm == \"bartoggle-repro\" and .arm == \"vfio race\")] |
+		(map(select(.kernel | test(\"kvm-patched\"))) | length == 1 and .[0].verdict == \"PASS\") and
+		(map(select(.kernel | test(\"kvm-patched\") | not)) | length == 2 and all(.verdict == \"FAIL\"))' <'$r'"
+t_check "report: evidence of the fixed pair names the patch and the bound" bash -c "
+	e=\$(ls '$OUT'/report/evidence-*kvm-patched*bartoggle-repro*vfio-race.txt) &&
+	grep -q '^Verdict: *PASS' \"\$e\" && grep -q '^KVM modules: *kvm-patched:kvm-memory-fault-exit.patch@' \"\$e\" &&
+	grep -q '^Bound: *0 VM-fatal events in [0-9]* cycles' \"\$e\""
+t_done
