@@ -11,109 +11,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bartoggle/jpath.h"
 #include "bartoggle/log.h"
 #include "bartoggle/record.h"
 #include "bartoggle/report.h"
+#include "bartoggle/rowkey.h"
 #include "bartoggle/version.h"
+#include "bartoggle/xalloc.h"
 
 #define MAX_LISTED	3	/* distinct commands, files, builds in an evidence file */
 #define MAX_RATE_SERIES	12
-
-static void *grow(void *p, size_t n, size_t size)
-{
-	p = realloc(p, (n + 1) * size);
-	BT_ASSERT(p, "out of memory");
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	BT_ASSERT(d, "out of memory");
-	return d;
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	BT_ASSERT(n >= 0, "out of memory");
-	return s;
-}
-
-/* "a.b.c" inside @o, or NULL. */
-static struct json_object *at(struct json_object *o, const char *path)
-{
-	char key[64];
-	const char *dot;
-
-	while (o && *path) {
-		dot = strchrnul(path, '.');
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		if (!json_object_is_type(o, json_type_object) ||
-		    !json_object_object_get_ex(o, key, &o))
-			return NULL;
-		path = *dot ? dot + 1 : dot;
-	}
-	return o;
-}
-
-static const char *str_at(struct json_object *o, const char *path, const char *dflt)
-{
-	struct json_object *v = at(o, path);
-
-	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : dflt;
-}
-
-static bool u64_at(struct json_object *o, const char *path, uint64_t *out)
-{
-	struct json_object *v = at(o, path);
-
-	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
-		return false;
-	*out = json_object_get_uint64(v);
-	return true;
-}
-
-static double num_at(struct json_object *o, const char *path)
-{
-	struct json_object *v = at(o, path);
-
-	if (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
-		return json_object_get_double(v);
-	return NAN;
-}
-
-/* The runner nests its settings in INI sections, the reproducer does not. */
-static const char *option_str(struct json_object *rec, const char *key, const char *dflt)
-{
-	char path[96];
-	const char *v;
-
-	snprintf(path, sizeof(path), "options.%s", key);
-	v = str_at(rec, path, NULL);
-	snprintf(path, sizeof(path), "options.stress.%s", key);
-	return v ? v : str_at(rec, path, dflt);
-}
-
-static uint64_t option_u64(struct json_object *rec, const char *key, uint64_t dflt)
-{
-	char path[96];
-	uint64_t v;
-
-	snprintf(path, sizeof(path), "options.%s", key);
-	if (u64_at(rec, path, &v))
-		return v;
-	snprintf(path, sizeof(path), "options.stress.%s", key);
-	return u64_at(rec, path, &v) ? v : dflt;
-}
 
 void bt_report_init(struct bt_report *r, FILE *diag)
 {
@@ -158,7 +65,7 @@ static void issue(struct bt_report *r, const char *file, unsigned long line,
 	va_list ap;
 	int n;
 
-	r->issues = grow(r->issues, r->nissues, sizeof(*r->issues));
+	r->issues = bt_grow(r->issues, r->nissues, sizeof(*r->issues));
 	is = &r->issues[r->nissues++];
 	is->file = file;
 	is->line = line;
@@ -185,22 +92,22 @@ static const struct bt_report_run *find_duplicate(const struct bt_report *r, con
 /* The fields every statistic relies on; the reason a record is unusable, or NULL. */
 static const char *check_record(struct json_object *rec, struct bt_report_run *run)
 {
-	const char *schema = str_at(rec, "schema", NULL), *s;
+	const char *schema = bt_jpath_str(rec, "schema", NULL), *s;
 	uint64_t v;
 
 	if (!schema)
 		return "not a bartoggle record (no \"schema\")";
 	if (strcmp(schema, BT_RECORD_SCHEMA))
 		return "not a bartoggle record (unknown \"schema\")";
-	s = str_at(rec, "outcome", "");
+	s = bt_jpath_str(rec, "outcome", "");
 	if (bt_outcome_parse(s, &run->outcome))
 		return "bad record: \"outcome\" is not an outcome name";
-	s = str_at(rec, "verdict", "");
+	s = bt_jpath_str(rec, "verdict", "");
 	if (bt_verdict_parse(s, &run->verdict))
 		return "bad record: \"verdict\" is not PASS, FAIL, SKIP or ERROR";
-	if (!u64_at(rec, "counts.cycles", &v) || !u64_at(rec, "counts.window_hits", &v))
+	if (!bt_jpath_u64(rec, "counts.cycles", &v) || !bt_jpath_u64(rec, "counts.window_hits", &v))
 		return "bad record: \"counts\" lacks cycles or window_hits";
-	if (!str_at(rec, "host.kernel", NULL) || !str_at(rec, "tool", NULL))
+	if (!bt_jpath_str(rec, "host.kernel", NULL) || !bt_jpath_str(rec, "tool", NULL))
 		return "bad record: no \"host.kernel\" or \"tool\"";
 	return NULL;
 }
@@ -210,18 +117,18 @@ static void observe(struct bt_report_run *run)
 	struct json_object *rec = run->rec;
 	uint64_t cycles = 0, fail_cycle, fatal = 0;
 
-	u64_at(rec, "counts.cycles", &cycles);
+	bt_jpath_u64(rec, "counts.cycles", &cycles);
 	run->counted = run->verdict == BT_VERDICT_PASS || run->verdict == BT_VERDICT_FAIL;
 	run->obs = (struct bt_run_obs){ .cycles = cycles, .ttf_ms = NAN };
 	if (!bt_outcome_failing(run->outcome))
 		return;
 	/* A VM that died in cycle c was exposed to c + 1 cycles; the runner
 	 * only knows the agent's last count, so this errs towards more risk. */
-	if (u64_at(rec, "first_failure.cycle", &fail_cycle) && fail_cycle + 1 > cycles)
+	if (bt_jpath_u64(rec, "first_failure.cycle", &fail_cycle) && fail_cycle + 1 > cycles)
 		run->obs.cycles = fail_cycle + 1;
-	u64_at(rec, "vmm.fatal_results", &fatal);
+	bt_jpath_u64(rec, "vmm.fatal_results", &fatal);
 	run->obs.failures = fatal > 1 ? fatal : 1;
-	run->obs.ttf_ms = num_at(rec, "first_failure.ms");
+	run->obs.ttf_ms = bt_jpath_num(rec, "first_failure.ms");
 }
 
 static void add_line(struct bt_report *r, const char *file, unsigned long lineno,
@@ -284,9 +191,9 @@ static void add_line(struct bt_report *r, const char *file, unsigned long lineno
 		return;
 	}
 	run.rec = rec;
-	run.text = xstrdup(text);
+	run.text = bt_xstrdup(text);
 	observe(&run);
-	r->runs = grow(r->runs, r->nruns, sizeof(*r->runs));
+	r->runs = bt_grow(r->runs, r->nruns, sizeof(*r->runs));
 	r->runs[r->nruns++] = run;
 }
 
@@ -298,8 +205,8 @@ int __bt_report_add_file(struct bt_report *r, const char *path)
 	ssize_t n;
 	FILE *f;
 
-	r->files = grow(r->files, r->nfiles, sizeof(*r->files));
-	name = r->files[r->nfiles++] = xstrdup(path);
+	r->files = bt_grow(r->files, r->nfiles, sizeof(*r->files));
+	name = r->files[r->nfiles++] = bt_xstrdup(path);
 	f = fopen(path, "r");
 	if (!f) {
 		int ret = -errno;
@@ -321,8 +228,8 @@ static int collect(const char *path, const struct stat *st, int type, struct FTW
 {
 	(void)st;
 	if (type == FTW_F && !strcmp(path + ftw->base, "records.jsonl")) {
-		found = grow(found, nfound, sizeof(*found));
-		found[nfound++] = xstrdup(path);
+		found = bt_grow(found, nfound, sizeof(*found));
+		found[nfound++] = bt_xstrdup(path);
 	}
 	return 0;
 }
@@ -356,70 +263,6 @@ int __bt_report_add_dir(struct bt_report *r, const char *dir)
 	return n;
 }
 
-/* The row key of a record. The kernel is the release, and which build of
- * its KVM when that is not the one it shipped with. */
-static char *kernel_of(struct json_object *rec)
-{
-	const char *variant = str_at(rec, "host.kernel_variant", NULL);
-
-	if (variant)
-		return xasprintf("%s [%s]", str_at(rec, "host.kernel", "?"), variant);
-	return xstrdup(str_at(rec, "host.kernel", "?"));
-}
-
-static char *vmm_of(struct json_object *rec)
-{
-	const char *tool = str_at(rec, "tool", "?");
-
-	if (!strcmp(tool, "run"))
-		return xasprintf("QEMU %s", str_at(rec, "qemu.version", "?"));
-	return xasprintf("bartoggle-%s", tool);
-}
-
-static char *device_of(struct json_object *rec)
-{
-	const char *vendor = str_at(rec, "device.vendor", NULL);
-	const char *device = str_at(rec, "device.device", NULL);
-
-	return vendor && device ? xasprintf("%s:%s", vendor, device) : xstrdup("-");
-}
-
-/* What was done to the device: backing and mode, then whatever differs from
- * the defaults (read, 4 bytes, no dwell, one vCPU, type1v2). */
-static char *arm_of(struct json_object *rec)
-{
-	const char *access = option_str(rec, "access", "read");
-	const char *iommu = str_at(rec, "options.iommu", "type1v2");
-	uint64_t width = option_u64(rec, "width", 4), vcpus = option_u64(rec, "vcpus", 1);
-	uint64_t off = option_u64(rec, "dwell_off_us", 0), on = option_u64(rec, "dwell_on_us", 0);
-	size_t len = 0;
-	char *arm = NULL;
-	FILE *m = open_memstream(&arm, &len);
-
-	BT_ASSERT(m, "out of memory");
-	fprintf(m, "%s %s", str_at(rec, "backing", "?"), str_at(rec, "mode", "?"));
-	if (strcmp(access, "read") || width != 4)
-		fprintf(m, " %s/%llu", access, (unsigned long long)width);
-	if (off || on)
-		fprintf(m, " dwell %llu/%llu us", (unsigned long long)off, (unsigned long long)on);
-	if (vcpus > 1)
-		fprintf(m, " %llu vCPUs", (unsigned long long)vcpus);
-	if (strcmp(iommu, "type1v2"))
-		fprintf(m, " %s", iommu);
-	fclose(m);
-	return arm;
-}
-
-static char *slug_of(const struct bt_report_row *row)
-{
-	char *s = xasprintf("%s_%s_%s_%s", row->kernel, row->vmm, row->device, row->arm), *p;
-
-	for (p = s; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *p))
-			*p = '-';
-	return s;
-}
-
 static int cmp_row(const void *a, const void *b)
 {
 	const struct bt_report_row *x = a, *y = b;
@@ -447,7 +290,7 @@ static size_t row_for(struct bt_report *r, char *kernel, char *vmm, char *device
 			return i;
 		}
 	}
-	r->rows = grow(r->rows, r->nrows, sizeof(*r->rows));
+	r->rows = bt_grow(r->rows, r->nrows, sizeof(*r->rows));
 	r->rows[r->nrows] = (struct bt_report_row){ .kernel = kernel, .vmm = vmm,
 		.device = device, .arm = arm };
 	return r->nrows++;
@@ -484,8 +327,8 @@ void bt_report_finish(struct bt_report *r)
 	for (i = 0; i < r->nruns; i++) {
 		struct json_object *rec = r->runs[i].rec;
 
-		r->runs[i].row = (int)row_for(r, kernel_of(rec),
-					      vmm_of(rec), device_of(rec), arm_of(rec));
+		r->runs[i].row = (int)row_for(r, bt_rowkey_kernel(rec), bt_rowkey_vmm(rec),
+					      bt_rowkey_device(rec), bt_rowkey_arm(rec));
 	}
 	/* Sorted by key; id carries a row's place before the sort meanwhile. */
 	for (i = 0; i < r->nrows; i++)
@@ -496,7 +339,8 @@ void bt_report_finish(struct bt_report *r)
 	for (i = 0; i < r->nrows; i++) {
 		remap[r->rows[i].id] = (int)i;
 		r->rows[i].id = (int)i + 1;
-		r->rows[i].slug = slug_of(&r->rows[i]);
+		r->rows[i].slug = bt_rowkey_slug(r->rows[i].kernel, r->rows[i].vmm,
+						  r->rows[i].device, r->rows[i].arm);
 	}
 	for (i = 0; i < r->nruns; i++) {
 		struct bt_report_run *run = &r->runs[i];
@@ -507,17 +351,17 @@ void bt_report_finish(struct bt_report *r)
 
 		run->row = remap[run->row];
 		row = &r->rows[run->row];
-		row->runs = grow(row->runs, row->nruns, sizeof(*row->runs));
+		row->runs = bt_grow(row->runs, row->nruns, sizeof(*row->runs));
 		row->runs[row->nruns++] = i;
 		row->verdicts[run->verdict]++;
 		row->outcomes[run->outcome]++;
 		row->ur_fail_runs += run->verdict == BT_VERDICT_FAIL &&
 				     !bt_outcome_failing(run->outcome);
-		if (u64_at(rec, "counts.window_hits", &v))
+		if (bt_jpath_u64(rec, "counts.window_hits", &v))
 			row->window_hits += v;
-		if (u64_at(rec, "counts.ur_violations", &v))
+		if (bt_jpath_u64(rec, "counts.ur_violations", &v))
 			row->ur_violations += v;
-		d = num_at(rec, "duration_s");
+		d = bt_jpath_num(rec, "duration_s");
 		row->duration_s += isnan(d) ? 0 : d;
 	}
 	for (i = 0; i < r->nrows; i++) {
@@ -619,34 +463,34 @@ static char *cell(const struct bt_report_row *row, int col)
 
 	switch (col) {
 	case COL_ID:
-		return xasprintf("R%d", row->id);
+		return bt_xasprintf("R%d", row->id);
 	case COL_VERDICT:
-		return xstrdup(bt_verdict_name(row->verdict));
+		return bt_xstrdup(bt_verdict_name(row->verdict));
 	case COL_KERNEL:
-		return xstrdup(row->kernel);
+		return bt_xstrdup(row->kernel);
 	case COL_VMM:
-		return xstrdup(row->vmm);
+		return bt_xstrdup(row->vmm);
 	case COL_DEVICE:
-		return xstrdup(row->device);
+		return bt_xstrdup(row->device);
 	case COL_ARM:
-		return xstrdup(row->arm);
+		return bt_xstrdup(row->arm);
 	case COL_RUNS:
-		return xasprintf("%zu", row->nruns);
+		return bt_xasprintf("%zu", row->nruns);
 	case COL_CYCLES:
-		return xasprintf("%llu", (unsigned long long)s->cycles);
+		return bt_xasprintf("%llu", (unsigned long long)s->cycles);
 	case COL_HITS:
-		return xasprintf("%llu", (unsigned long long)row->window_hits);
+		return bt_xasprintf("%llu", (unsigned long long)row->window_hits);
 	case COL_OUTCOMES:
 		return outcome_text(row);
 	case COL_TTF:
-		return s->ttf_n ? xasprintf("%.3g/%.3g/%.3g", s->ttf_median_ms, s->ttf_p95_ms,
-					    s->ttf_max_ms) : xstrdup("-");
+		return s->ttf_n ? bt_xasprintf("%.3g/%.3g/%.3g", s->ttf_median_ms, s->ttf_p95_ms,
+					    s->ttf_max_ms) : bt_xstrdup("-");
 	case COL_P:
-		return s->cycles ? xasprintf("%.3g [%.3g, %.3g]", s->p, s->p_lo, s->p_hi)
-				 : xstrdup("-");
+		return s->cycles ? bt_xasprintf("%.3g [%.3g, %.3g]", s->p, s->p_lo, s->p_hi)
+				 : bt_xstrdup("-");
 	default:
 		bound_cell(s, buf, sizeof(buf));
-		return xstrdup(buf);
+		return bt_xstrdup(buf);
 	}
 }
 
@@ -658,7 +502,7 @@ void bt_report_print_table(const struct bt_report *r, FILE *out)
 
 	BT_ASSERT(cells, "out of memory");
 	for (c = 0; c < NCOLS; c++) {
-		cells[c] = xstrdup(col_title[c]);
+		cells[c] = bt_xstrdup(col_title[c]);
 		width[c] = strlen(cells[c]);
 	}
 	for (i = 0; i < r->nrows; i++) {
@@ -707,7 +551,7 @@ typedef const char *(*run_value)(const struct bt_report_run *run, const char *pa
 
 static const char *run_field(const struct bt_report_run *run, const char *path)
 {
-	return str_at(run->rec, path, NULL);
+	return bt_jpath_str(run->rec, path, NULL);
 }
 
 static const char *run_file(const struct bt_report_run *run, const char *path)
@@ -748,14 +592,28 @@ static void distinct(const struct bt_report *r, const struct bt_report_row *row,
 
 static const char *iommu_of(struct json_object *rec)
 {
-	const char *backing = str_at(rec, "backing", "");
+	const char *backing = bt_jpath_str(rec, "backing", "");
 
 	if (!strcmp(backing, "vfio"))
-		return str_at(rec, "device.iommu", str_at(rec, "options.iommu",
+		return bt_jpath_str(rec, "device.iommu", bt_jpath_str(rec, "options.iommu",
 			      "QEMU vfio-pci default (legacy container, type1)"));
 	if (!strcmp(backing, "emulated"))
 		return "none (QEMU's emulated device, no vfio)";
 	return "none (userspace stand-in backing, no device)";
+}
+
+/* Each patch the KVM under test was built with, by name and full hash. */
+static void patch_lines(struct json_object *patches, FILE *m)
+{
+	size_t i, n = json_object_is_type(patches, json_type_array) ?
+		json_object_array_length(patches) : 0;
+
+	for (i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(patches, i);
+
+		fprintf(m, "Patch:         %s sha256 %s\n", bt_jpath_str(p, "name", "?"),
+			bt_jpath_str(p, "sha256", "?"));
+	}
 }
 
 static char *evidence_text(const struct bt_report *r, const struct bt_report_row *row)
@@ -770,16 +628,16 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 
 	BT_ASSERT(m, "out of memory");
 	for (i = 0; i < row->nruns; i++) {
-		const char *t = str_at(r->runs[row->runs[i]].rec, "time", NULL);
+		const char *t = bt_jpath_str(r->runs[row->runs[i]].rec, "time", NULL);
 
 		if (t && (!t0 || strcmp(t, t0) < 0))
 			t0 = t;
 		if (t && (!t1 || strcmp(t, t1) > 0))
 			t1 = t;
 	}
-	if (u64_at(first, "device.bar_size", &bar_size) && bar_size)
+	if (bt_jpath_u64(first, "device.bar_size", &bar_size) && bar_size)
 		snprintf(bar, sizeof(bar), ", BAR%llu %llu KiB",
-			 (unsigned long long)option_u64(first, "bar", 0),
+			 (unsigned long long)bt_record_option_u64(first, "bar", 0),
 			 (unsigned long long)bar_size / 1024);
 	bt_utc_now(now, sizeof(now));
 	bt_survival_words(s, words, sizeof(words));
@@ -789,27 +647,28 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 	verdict_list(row, m);
 	fprintf(m, ")\nKernel:        %s\nKernel build:  ", row->kernel);
 	distinct(r, row, run_field, "host.kernel_build", m);
-	if (str_at(first, "host.kernel_variant", NULL))
-		fprintf(m, "KVM modules:   %s%s%s\n", str_at(first, "host.kernel_variant", ""),
-			str_at(first, "lane.kvm_build.source", NULL) ? ", built from " : "",
-			str_at(first, "lane.kvm_build.source", ""));
+	if (bt_jpath_str(first, "host.kernel_variant", NULL))
+		fprintf(m, "KVM modules:   %s%s%s\n", bt_jpath_str(first, "host.kernel_variant", ""),
+			bt_jpath_str(first, "lane.kvm_build.source", NULL) ? ", built from " : "",
+			bt_jpath_str(first, "lane.kvm_build.source", ""));
+	patch_lines(bt_jpath(first, "lane.kvm_build.patches"), m);
 	fprintf(m, "KVM memory-fault info: %s\n",
-		!at(first, "host.memory_fault_info") ? "unknown" :
-		json_object_get_int(at(first, "host.memory_fault_info")) ?
+		!bt_jpath(first, "host.memory_fault_info") ? "unknown" :
+		json_object_get_int(bt_jpath(first, "host.memory_fault_info")) ?
 		"KVM_CAP_MEMORY_FAULT_INFO supported" : "KVM_CAP_MEMORY_FAULT_INFO absent");
-	if (!strcmp(str_at(first, "tool", ""), "run"))
+	if (!strcmp(bt_jpath_str(first, "tool", ""), "run"))
 		fprintf(m, "QEMU:          %s %s (accel %s), guest kernel %s\n",
-			str_at(first, "qemu.binary", "?"), str_at(first, "qemu.version", "?"),
-			str_at(first, "qemu.accel", "?"), str_at(first, "guest_kernel", "?"));
+			bt_jpath_str(first, "qemu.binary", "?"), bt_jpath_str(first, "qemu.version", "?"),
+			bt_jpath_str(first, "qemu.accel", "?"), bt_jpath_str(first, "guest_kernel", "?"));
 	else
 		fprintf(m, "VMM:           %s (raw KVM ioctls, no QEMU)\n", row->vmm);
 	if (!strcmp(row->device, "-"))
-		fprintf(m, "Device:        none (a %s stand-in%s)\n", str_at(first, "backing", "?"), bar);
+		fprintf(m, "Device:        none (a %s stand-in%s)\n", bt_jpath_str(first, "backing", "?"), bar);
 	else
 		fprintf(m, "Device:        %s %s%s%s%s\n", row->device,
-			str_at(first, "device.name", ""),
-			str_at(first, "device.bdf", NULL) ? " at " : "",
-			str_at(first, "device.bdf", ""), bar);
+			bt_jpath_str(first, "device.name", ""),
+			bt_jpath_str(first, "device.bdf", NULL) ? " at " : "",
+			bt_jpath_str(first, "device.bdf", ""), bar);
 	fprintf(m, "IOMMU:         %s\n", iommu_of(first));
 	fprintf(m, "Arm:           %s\n", row->arm);
 	fprintf(m, "Command:       ");
@@ -826,7 +685,7 @@ static char *evidence_text(const struct bt_report *r, const struct bt_report_row
 		fprintf(m, "First failure: median %.3g ms, p95 %.3g ms, max %.3g ms (%zu runs)\n",
 			s->ttf_median_ms, s->ttf_p95_ms, s->ttf_max_ms, s->ttf_n);
 	for (i = 0; i < row->nruns; i++) {
-		const char *sig = str_at(r->runs[row->runs[i]].rec, "signature", NULL);
+		const char *sig = bt_jpath_str(r->runs[row->runs[i]].rec, "signature", NULL);
 
 		if (sig && bt_outcome_failing(r->runs[row->runs[i]].outcome)) {
 			fprintf(m, "Signature:     %s\n", sig);
@@ -1032,8 +891,8 @@ static char *ttf_data(const struct bt_report *r)
 static int cmp_run_duration(const void *a, const void *b, void *arg)
 {
 	const struct bt_report *r = arg;
-	double x = num_at(r->runs[*(const size_t *)a].rec, "duration_s");
-	double y = num_at(r->runs[*(const size_t *)b].rec, "duration_s");
+	double x = bt_jpath_num(r->runs[*(const size_t *)a].rec, "duration_s");
+	double y = bt_jpath_num(r->runs[*(const size_t *)b].rec, "duration_s");
 
 	return (x < y) - (x > y);
 }
@@ -1042,7 +901,7 @@ static int cmp_run_duration(const void *a, const void *b, void *arg)
  * was written; false for a record without logs. */
 static bool progress_path(const struct bt_report_run *run, char *path, size_t len)
 {
-	const char *logs = str_at(run->rec, "logs", NULL);
+	const char *logs = bt_jpath_str(run->rec, "logs", NULL);
 	char dir[PATH_MAX], base[PATH_MAX];
 
 	if (!logs)
@@ -1069,11 +928,11 @@ static char *progress_list(const struct bt_report *r)
 		const struct bt_report_run *run = &r->runs[idx[i]];
 		uint64_t iteration = 0;
 
-		u64_at(run->rec, "iteration", &iteration);
+		bt_jpath_u64(run->rec, "iteration", &iteration);
 		progress_path(run, path, sizeof(path));
 		fprintf(m, "R%d %s #%llu (%s)\t%s\n", r->rows[run->row].id,
 			r->rows[run->row].vmm, (unsigned long long)iteration,
-			str_at(run->rec, "time", "?"), path);
+			bt_jpath_str(run->rec, "time", "?"), path);
 	}
 	fclose(m);
 	free(idx);
@@ -1131,7 +990,7 @@ int __bt_report_write_all(const struct bt_report *r, const char *outdir)
 		return -errno;
 	remove_old(outdir);
 	summary = summary_json(r);
-	keep_first(&ret, write_one(outdir, "summary.json", xstrdup(json_object_to_json_string_ext(
+	keep_first(&ret, write_one(outdir, "summary.json", bt_xstrdup(json_object_to_json_string_ext(
 			summary, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE))));
 	json_object_put(summary);
 	keep_first(&ret, write_one(outdir, "summary.txt", summary_text(r)));
