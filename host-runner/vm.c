@@ -615,6 +615,9 @@ static void event_loop(const struct run_env *env, struct vm *vm,
 
 			snprintf(it->qemu_exit, sizeof(it->qemu_exit), "%s", how);
 			note_event(it, "QEMU %s", how);
+			/* QEMU died without a word: how it died is the signature. */
+			if (!it->signature[0])
+				snprintf(it->signature, sizeof(it->signature), "QEMU %s", how);
 			set_outcome(it, o == BT_OUTCOME_SURVIVED ? BT_OUTCOME_VMM_CRASHED : o,
 				    l.t_start ? l.t_start : l.t_boot);
 			break;
