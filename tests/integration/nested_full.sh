@@ -4,7 +4,7 @@
 #
 # Debian's 6.1 + QEMU 7.2: the default arm stops the VM on the first disabled
 # access ("kvm run failed Bad address", runstate internal-error: QEMU 7.2
-# does not exit, the runner quits it over QMP). The x-no-mmap arm runs with
+# does not exit, the runner quits it over QMP), or QEMU dies of SIGBUS. The x-no-mmap arm runs with
 # the documented configuration (README, "nested-full"); a SIGKILL'd runner
 # is undone by --restore.
 set -u
@@ -26,12 +26,17 @@ s=$OUT/summary.json
 t_plan 10
 sed 's/^/# /' "$OUT.err" | grep '^# nested-full:'
 t_check "L1 finished (exit $rc)" jq_true "$s" '.complete and (.timed_out | not)'
-t_check "default: vm-stopped in $RUNS/$RUNS runs" jq_true "$s" \
-	".default.runs == $RUNS and .default.outcomes == {\"vm-stopped\": $RUNS}"
-t_check "default: QEMU's signature is kvm run failed Bad address" jq_true "$s" \
-	'.default.signatures == ["error: kvm run failed Bad address"]'
-t_check "default: runstate internal-error seen through QMP, QEMU quit by the runner" bash -c "
-	jqs -s 'all(.vm_status == \"internal-error\" and (.qmp_events | index(\"STOP\")) != null and (.qemu_exit | test(\"after quit\")))' <'$OUT/default.jsonl'"
+# The VM dies in every run. Mostly QEMU stops it on the -EFAULT; in some
+# runs QEMU itself reads the zapped BAR mapping and dies of SIGBUS (an MMIO
+# exit for the BAR, taken while its memslot is being removed, is dispatched
+# without the BQL on the memory map QEMU has not replaced yet): both are
+# this pair's real failures, and nothing else is.
+t_check "default: the VM dies in $RUNS/$RUNS runs: vm-stopped (or QEMU killed by SIGBUS)" jq_true "$s" \
+	".default.runs == $RUNS and (.default.outcomes | keys - [\"vm-stopped\", \"sigbus\"] == []) and (.default.outcomes[\"vm-stopped\"] // 0) + (.default.outcomes.sigbus // 0) == $RUNS"
+t_check "default: QEMU's signature is kvm run failed Bad address (or QEMU killed by SIGBUS)" jq_true "$s" \
+	'(.default.signatures | index("error: kvm run failed Bad address")) != null and .default.signatures - ["error: kvm run failed Bad address", "QEMU killed by SIGBUS"] == []'
+t_check "default: runstate internal-error seen through QMP, QEMU quit by the runner (SIGBUS: QEMU's own death)" bash -c "
+	jqs -s 'all(if .outcome == \"sigbus\" then .qemu_exit == \"killed by SIGBUS\" else .vm_status == \"internal-error\" and (.qmp_events | index(\"STOP\")) != null and (.qemu_exit | test(\"after quit\")) end)' <'$OUT/default.jsonl'"
 t_check "default: time from start to the STOP measured" jq_true "$s" \
 	'.default.time_to_death_ms.median > 0 and .default.time_to_death_ms.max < 10000'
 t_check "x-no-mmap: survived 20000 cycles, the window was hit" jq_true "$s" \
