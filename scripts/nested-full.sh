@@ -142,7 +142,7 @@ wants no-mmap && boot nommap "$l1_smp" no-mmap
 timed_out=${timed_out_any:-0}
 jq -n --arg l1 "$(cat "$out/l1image/kernel-release")" --argjson kvm_build "$kvm_build" \
 	--arg variant "$kvm_variant" --arg arms "$want_arms" \
-	--argjson harness "$(printf '%s\n' "${harness_faults[@]}" | jq -Rsc 'split("\n") | map(select(length > 0))')" \
+	--argjson harness "$(json_strings "${harness_faults[@]}")" \
 	'{l1_kernel: $l1, kvm_build: $kvm_build, kernel_variant: $variant, arms: ($arms | split(",")),
 	  harness_faults: $harness}' >"$out/lane.json"
 "$here/nested-full-collect.sh" "$out" "$(( $(date +%s) - start ))" "$timed_out"

@@ -118,7 +118,7 @@ jq -n --arg l1 "$release" --arg qemu "$qemu_version" --arg accel "$accel" \
 	--argjson stalled "$stalled" --argjson attempts "$attempt" \
 	--argjson qemu_rc "$qemu_rc" --arg elapsed "$elapsed" \
 	--argjson kvm_build "$kvm_build" --argjson soak "$soak" \
-	--argjson harness "$(printf '%s\n' "${faults[@]}" | jq -Rsc 'split("\n") | map(select(length > 0))')" '
+	--argjson harness "$(json_strings "${faults[@]}")" '
 	{l1_kernel: $l1, kvm_build: $kvm_build, qemu: $qemu, accel: $accel,
 	 trials: $trials, soak_cycles: $soak,
 	 timed_out: ($timed_out == 1), stalled: ($stalled == 1),

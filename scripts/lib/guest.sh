@@ -146,3 +146,8 @@ l1_kernel() {
 			'{kind: "local", vmlinuz: $v, sha256: $s}')
 	fi
 }
+
+# json_strings STRING...: a JSON array of the non-empty arguments.
+json_strings() {
+	printf '%s\n' "$@" | jq -Rsc 'split("\n") | map(select(length > 0))'
+}
