@@ -40,25 +40,37 @@ guest_tcg_cmdline() {
 	[ "$accel" = tcg ] && echo idle=poll
 }
 
-# An L1 under multi-threaded TCG can wedge itself when its kernel patches its
-# own code: KVM flips static keys as VMs and vCPUs come and go (the
-# preempt-notifier key, apic_sw_disabled), text_poke_bp() rewrites the jumps
-# in finish_task_switch() or vcpu_enter_guest(), and a vCPU thread still
-# running the old translation spins there or takes the int3 it no longer
-# expects. An "Oops: int3" (the kernel has no int3 of its own outside text
-# patching), or a soft lockup with RIP in the scheduler, is that emulator
-# artefact, not the kernel under test. (Our /inits hold a VM open all along
-# with tools/kvmhold.c, so those keys flip once per boot.)
-tcg_patch_fault() {
-	grep -aqE 'Oops: int3|int3: 0000' "$1" 2>/dev/null && return 0
-	grep -aA6 -E 'soft lockup - CPU' "$1" 2>/dev/null |
-		grep -aqE 'RIP: 0010:(finish_task_switch|__schedule)'
+# What the emulator, not the kernel under test, did to a guest, from its
+# console; prints the cause, or fails when the console shows none of them.
+# Both come from QEMU's multi-threaded TCG:
+# - code patching: KVM flips static keys as VMs and vCPUs come and go (the
+#   preempt-notifier key, apic_sw_disabled), text_poke_bp() rewrites the
+#   jumps in finish_task_switch() or vcpu_enter_guest(), and a vCPU thread
+#   still running the old translation spins there or takes the int3 it no
+#   longer expects. An "Oops: int3" (the kernel has no int3 of its own
+#   outside text patching), or a soft lockup with RIP in the scheduler.
+#   (Our /inits hold a VM open all along with tools/kvmhold.c, so those
+#   keys flip once per boot.)
+# - a lost timer: an MMIO write (an APIC EOI) lost while a BAR's MEM bit
+#   toggles leaves a vCPU without timer interrupts for good (README,
+#   "Harness faults found and removed"); RCU then says its kthread's
+#   "timer wakeup didn't happen".
+tcg_harness_fault() {
+	if grep -aqE 'Oops: int3|int3: 0000' "$1" 2>/dev/null ||
+	   grep -aA6 -E 'soft lockup - CPU' "$1" 2>/dev/null |
+		grep -aqE 'RIP: 0010:(finish_task_switch|__schedule)'; then
+		echo "tcg-code-patching: lockup or int3 oops from text patching (console.log)"
+	elif grep -aq "timer wakeup didn't happen" "$1" 2>/dev/null; then
+		echo "tcg-lost-timer: a vCPU's timer interrupts stopped (RCU: timer wakeup didn't happen; console.log)"
+	else
+		return 1
+	fi
 }
 
 # guest_boot OUT DEADLINE STALL QEMU ARGS...: one boot, until QEMU exits,
 # the epoch-second DEADLINE passes, the guest is silent on both serial
 # ports for STALL seconds, or it wedged itself in the emulator
-# (tcg_patch_fault). Sets qemu_rc, timed_out, stalled and harness_fault
+# (tcg_harness_fault). Sets qemu_rc, timed_out, stalled and harness_fault
 # (empty, or what the emulator did); a stall or a harness fault means: this
 # boot tested nothing, boot again. SIGINT/SIGTERM stop QEMU and exit.
 guest_boot() {
@@ -88,9 +100,8 @@ guest_boot() {
 		elif [ $(( $(date +%s) - last_change )) -ge "$stall" ]; then
 			stalled=1
 			echo "guest: silent for ${stall}s: stopping QEMU (pid $pid)" >&2
-		elif [ $((ticks % 10)) = 0 ] && tcg_patch_fault "$out/console.log"; then
+		elif [ $((ticks % 10)) = 0 ] && harness_fault=$(tcg_harness_fault "$out/console.log"); then
 			stalled=1
-			harness_fault="tcg-code-patching: lockup or int3 oops from text patching (console.log)"
 			echo "guest: wedged in the emulator ($harness_fault): stopping QEMU (pid $pid)" >&2
 		fi
 		if [ "$timed_out" = 1 ] || [ "$stalled" = 1 ]; then
@@ -103,9 +114,9 @@ guest_boot() {
 	qemu_rc=$?
 	trap - EXIT INT TERM
 	# It may have panicked on it before the loop looked.
-	if [ "$timed_out" = 0 ] && [ -z "$harness_fault" ] && tcg_patch_fault "$out/console.log"; then
+	if [ "$timed_out" = 0 ] && [ -z "$harness_fault" ] &&
+	   harness_fault=$(tcg_harness_fault "$out/console.log"); then
 		stalled=1
-		harness_fault="tcg-code-patching: lockup or int3 oops from text patching (console.log)"
 		echo "guest: $harness_fault" >&2
 	fi
 }

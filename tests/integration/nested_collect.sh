@@ -9,7 +9,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 cp tests/data/nested-hang/{frames.log,lane.json} "$OUT/"
 
-t_plan 11
+t_plan 12
 scripts/nested-collect.sh "$OUT" 2>"$OUT/collect.err"
 rc=$?
 r=$OUT/records.jsonl
@@ -35,17 +35,22 @@ t_check "summary: partial, cut during race-4, outcomes counted" jq_true "$s" \
 	'.partial == true and .running_when_cut == "race-4" and .timed_out == true and .race.completed == 3 and .race.outcomes == {"host-error": 1, "setup-error": 2} and .held.outcome == "efault"'
 t_check "ktap.txt keeps the steps' KTAP" grep -q '^held: not ok 3 disabled access: efault' "$OUT/ktap.txt"
 
-# An L1 that multi-threaded TCG wedged while its kernel patched its own
-# code is a harness fault (booted again, never judged), from its console.
-. scripts/lib/guest.sh
-t_check "harness fault: soft lockup spinning in finish_task_switch (6.1, nested-full)" \
-	tcg_patch_fault tests/data/console/tcg-lockup-finish-task-switch.log
-t_check "harness fault: Oops: int3 in kvm_arch_vcpu_ioctl_run (6.12, an L2 QEMU)" \
-	tcg_patch_fault tests/data/console/tcg-int3-oops.log
+# An L1 that multi-threaded TCG wedged (its kernel patching its own code, or
+# a vCPU whose timer interrupts stopped) is a harness fault: booted again,
+# never judged. Told from its console.
+t_check "harness fault: soft lockup spinning in finish_task_switch (6.1, nested-full)" bash -c "
+	. scripts/lib/guest.sh
+	[ \"\$(tcg_harness_fault tests/data/console/tcg-lockup-finish-task-switch.log)\" = 'tcg-code-patching: lockup or int3 oops from text patching (console.log)' ]"
+t_check "harness fault: Oops: int3 in kvm_arch_vcpu_ioctl_run (6.12, an L2 QEMU)" bash -c "
+	. scripts/lib/guest.sh
+	tcg_harness_fault tests/data/console/tcg-int3-oops.log | grep -q '^tcg-code-patching: '"
+t_check "harness fault: RCU's timer wakeup that never happened (6.12 nested-full L1)" bash -c "
+	. scripts/lib/guest.sh
+	tcg_harness_fault tests/data/console/tcg-lost-timer.log | grep -q '^tcg-lost-timer: '"
 t_check "not a harness fault: a guest panic, a lockup elsewhere, a clean boot" bash -c "
 	. scripts/lib/guest.sh
 	for f in panic.txt lockup-alive.txt hung.txt stalled.txt; do
-		tcg_patch_fault tests/data/console/\$f && { echo \"# \$f taken for a harness fault\" >&2; exit 1; }
+		tcg_harness_fault tests/data/console/\$f && { echo \"# \$f taken for a harness fault\" >&2; exit 1; }
 	done
 	exit 0"
 t_done
