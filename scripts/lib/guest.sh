@@ -134,8 +134,8 @@ guest_frames() {
 # modules' kvm-build.json (kind rebuilt: the control, or patched) when
 # REBUILD is 1, {kind: local, vmlinuz, sha256} for a kernel of your own;
 # and $kvm_variant, the label L1 puts in its records (host.kernel_variant,
-# passed as bt.variant=): empty for stock and local kernels, kvm-rebuilt,
-# or kvm-patched:NAME@SHA12[+...]. Needs $here and $cache. Returns
+# passed as bt.variant=): empty for a stock kernel, local@SHA12 (of the
+# vmlinuz) for your own, kvm-rebuilt, or kvm-patched:NAME@SHA12[+...]. Needs $here and $cache. Returns
 # kvm-build.sh's exit status on failure.
 l1_kernel() {
 	kernel=$1 modroot=$2
@@ -155,6 +155,8 @@ l1_kernel() {
 	else
 		kvm_build=$(jq -nc --arg v "$kernel" --arg s "$(sha256sum <"$kernel" 2>/dev/null | cut -c1-64)" \
 			'{kind: "local", vmlinuz: $v, sha256: $s}')
+		# Its own release may equal a stock one: the image's hash tells them apart.
+		kvm_variant=local@$(jq -r '.sha256[:12]' <<<"$kvm_build")
 	fi
 }
 
