@@ -75,11 +75,21 @@ else
 	t_skip "this run's results: the stand-in race row" "repro_kvm did not run"
 fi
 if [ -s "$RESULTS/nested/full/records.jsonl" ]; then
-	# held and race per kernel the lane ran (6.1, and 6.12 when it could be had)
-	t_check "this run's results: the nested lane's vfio rows FAIL with efault" bash -c "
-		jqs '[.rows[] | select(.vmm == \"bartoggle-repro\" and (.arm == \"vfio held\" or .arm == \"vfio race\") and .device != \"-\")] |
+	# held and race per kernel the lanes ran (6.1; the matrix's 6.12, its
+	# control rebuild and the fix when they could be had; not the collect
+	# test's recorded kernel): every unfixed kernel's rows FAIL with efault,
+	# the fixed one's PASS.
+	ran=$(jq -r '.lane.l1_kernel' "$RESULTS"/nested/full/summary.json \
+		"$RESULTS"/nested-matrix/*/lane/summary.json 2>/dev/null | sort -u | jq -Rsc 'split("\n") | map(select(length > 0))')
+	t_check "this run's results: the vfio rows of unfixed kernels FAIL with efault, the fix's PASS" bash -c "
+		jqs --argjson ran '$ran' '[.rows[] | select(.vmm == \"bartoggle-repro\" and (.arm == \"vfio held\" or .arm == \"vfio race\") and .device != \"-\" and
+			(.kernel | sub(\" \\\\[.*\"; \"\")) as \$rel | \$ran | index(\$rel))] |
 		     (map(.kernel) | unique) as \$k | (\$k | any(startswith(\"6.1.0-\"))) and
-		     length == 2 * (\$k | length) and all(.verdict == \"FAIL\" and .outcomes.efault > 0 and .ttf_ms.n > 0)' <'$r/summary.json'"
+		     length == 2 * (\$k | length) and
+		     (map(select(.kernel | test(\"kvm-patched\") | not)) |
+			all(.verdict == \"FAIL\" and .outcomes.efault > 0 and .ttf_ms.n > 0)) and
+		     (map(select(.kernel | test(\"kvm-patched\"))) |
+			all(.verdict == \"PASS\" and .outcomes[\"memory-fault-exit\"] > 0))' <'$r/summary.json'"
 else
 	t_skip "this run's results: the nested lane's rows" "nested_lane did not run"
 fi
