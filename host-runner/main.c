@@ -208,8 +208,9 @@ int main(int argc, char **argv)
 	if (run_interrupted)
 		bt_warn("interrupted: %d run(s) recorded, results kept", t.runs);
 	/* Never a PASS whose evidence is missing. */
-	fprintf(stderr, "\nverdict: %s (%d run(s): %d PASS, %d FAIL, %d other)\n",
-		t.fail ? "FAIL" : t.other || !t.runs || t.unsaved ? "ERROR" : "PASS", t.runs,
+	fprintf(stderr, "\nverdict: %s (%s%d run(s): %d PASS, %d FAIL, %d other)\n",
+		t.fail ? "FAIL" : t.other || !t.runs || t.unsaved ? "ERROR" : "PASS",
+		t.unsaved && !t.fail ? "results not all saved; " : "", t.runs,
 		t.pass, t.fail, t.other);
 	if (t.evidence_saved)
 		fprintf(stderr, "evidence: %s/evidence.txt\n", env.dir);

@@ -100,7 +100,8 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 	rc=$(cat "$OUT/full.rc" 2>/dev/null)
 	t_check "disk full mid-run: exit 3, the last line says what was NOT saved" bash -c "
 		[ '$rc' = 3 ] && tail -n 1 '$OUT/full.err' | grep -q '^results NOT saved: .*records.jsonl (run 1) (No space left on device)'"
-	t_check "disk full mid-run: no PASS, no evidence line for a file that is not there" bash -c "
+	t_check "disk full mid-run: ERROR saying why, no PASS, no evidence line for a file that is not there" bash -c "
+		grep -q '^verdict: ERROR (results not all saved; ' '$OUT/full.err' &&
 		! grep -q '^verdict: PASS' '$OUT/full.err' && ! grep -q '^evidence:' '$OUT/full.err'"
 	tail -n 3 "$OUT/full.err" | sed 's/^/# /'
 else
