@@ -46,25 +46,27 @@ END_TEST
 
 START_TEST(vmm_device_arm)
 {
+	static const struct {
+		const char *json;
+		char *(*key)(struct json_object *);
+		const char *want;
+	} cases[] = {
+		{ "{\"tool\":\"run\",\"qemu\":{\"version\":\"7.2.22\"}}", bt_rowkey_vmm, "QEMU 7.2.22" },
+		{ "{\"tool\":\"repro\"}", bt_rowkey_vmm, "bartoggle-repro" },
+		{ "{\"device\":{\"vendor\":\"1234\",\"device\":\"11e8\"}}", bt_rowkey_device, "1234:11e8" },
+		{ "{\"device\":null}", bt_rowkey_device, "-" },
+		{ "{\"backing\":\"vfio\",\"mode\":\"race\",\"options\":{\"stress\":"
+		  "{\"dwell_off_us\":20,\"width\":8,\"access\":\"rw\"},\"iommu\":\"type1\"}}",
+		  bt_rowkey_arm, "vfio race rw/8 dwell 20/0 us type1" },
+	};
+	size_t i;
 	char *k;
 
-	k = key_of("{\"tool\":\"run\",\"qemu\":{\"version\":\"7.2.22\"}}", bt_rowkey_vmm);
-	ck_assert_str_eq(k, "QEMU 7.2.22");
-	free(k);
-	k = key_of("{\"tool\":\"repro\"}", bt_rowkey_vmm);
-	ck_assert_str_eq(k, "bartoggle-repro");
-	free(k);
-	k = key_of("{\"device\":{\"vendor\":\"1234\",\"device\":\"11e8\"}}", bt_rowkey_device);
-	ck_assert_str_eq(k, "1234:11e8");
-	free(k);
-	k = key_of("{\"device\":null}", bt_rowkey_device);
-	ck_assert_str_eq(k, "-");
-	free(k);
-	k = key_of("{\"backing\":\"vfio\",\"mode\":\"race\",\"options\":{\"stress\":"
-		   "{\"dwell_off_us\":20,\"width\":8,\"access\":\"rw\"},\"iommu\":\"type1\"}}",
-		   bt_rowkey_arm);
-	ck_assert_str_eq(k, "vfio race rw/8 dwell 20/0 us type1");
-	free(k);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		k = key_of(cases[i].json, cases[i].key);
+		ck_assert_str_eq(k, cases[i].want);
+		free(k);
+	}
 	k = bt_rowkey_slug("6.12 [kvm-rebuilt]", "QEMU 7.2.22", "1234:11e8", "vfio race");
 	ck_assert_str_eq(k, "6.12--kvm-rebuilt-_QEMU-7.2.22_1234-11e8_vfio-race");
 	free(k);
