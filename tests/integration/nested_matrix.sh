@@ -87,12 +87,19 @@ t_check "6.12 + fix: type1 memory-fault-exit, control survived" jq_true "$f/summ
 # QEMU 7.2 stops the VM on the -EFAULT ("kvm run failed Bad address"), or,
 # where KVM exits to it for the BAR while its memslot is being replaced,
 # reads the zapped mapping itself and dies of SIGBUS: the VM is gone either way.
+# A run whose L2 never came up (setup-error: no hello from the agent; an L2
+# that reset itself while booting under TCG's nested SVM was seen once in
+# about 30 L2 boots) tested nothing: it is counted, not judged, and two of
+# the three runs must be conclusive.
 for name in 6.12 6.12-fix; do
-	t_check "nested-full on $name with QEMU 7.2: the VM dies in every run (vm-stopped: kvm run failed Bad address, or sigbus)" bash -c "
+	t_check "nested-full on $name with QEMU 7.2: the VM dies in every conclusive run (vm-stopped: kvm run failed Bad address, or sigbus)" bash -c "
 		jq -r '\"# nested-full $name: \\(.default.outcomes | tojson) \\(.default.signatures | tojson)\"' '$OUT/$name/full/summary.json' >&2
-		jqs '.complete and .default.runs == 3 and (.default.outcomes | keys - [\"vm-stopped\", \"sigbus\"] == []) and
+		jqs '.complete and .default.runs == 3 and (.default.outcomes | keys - [\"vm-stopped\", \"sigbus\", \"setup-error\"] == []) and
+			(.default.outcomes[\"setup-error\"] // 0) <= 1 and
 			(.default.signatures | length > 0 and
-			 . - [\"error: kvm run failed Bad address\", \"QEMU killed by SIGBUS\"] == [])' <'$OUT/$name/full/summary.json'"
+			 . - [\"error: kvm run failed Bad address\", \"QEMU killed by SIGBUS\"] == [])' <'$OUT/$name/full/summary.json' &&
+		jqs -s 'map(select(.outcome == \"setup-error\")) | all(.hello == null and .counts.cycles == 0)' \
+			<<<\"\$(cat '$OUT/$name'/full/work/results/default/*/records.jsonl)\""
 done
 t_check "no boot was judged that the emulator wedged (harness faults listed, not verdicts)" bash -c "
 	jq -r '.kernels[] | .harness_faults[]?, .full.harness_faults[]?' '$m' | sed 's/^/# harness fault: /' >&2
