@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
 	--kvm-rebuild) kvm_rebuild=1 ;;
 	--arms) want_arms=$2; shift ;;
 	--kvmhold) kvmhold=$2; shift ;;
-	-h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 	*) echo "nested-full: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift

@@ -21,7 +21,10 @@
 # beats every 2 s) is frozen: it is stopped and booted again (3 boots at
 # most), resuming after the last step that ended. A step stuck inside L1 is
 # caught by L1 itself (30 s), framed as "hang" with where its threads block,
-# and the lane goes on.
+# and the lane goes on. An L1 the emulator wedged (scripts/lib/guest.sh,
+# tcg_harness_fault: its kernel patching its own code, or a vCPU's timer
+# interrupts lost) is booted again the same way; summary.json lists it in
+# harness_faults, and nothing of that boot is judged.
 #
 # Results in --out (default results/nested/<UTC>-<host>): records.jsonl,
 # ktap.txt, summary.json, console.log (L1), frames.log (raw transport),
@@ -37,7 +40,7 @@ repro="" stall="" kernel=debian modroot="" out="" trials=20 control=2 timeout=""
 kvm_patches=() kvm_rebuild=0 soak=0
 accel=${BARTOGGLE_ACCEL:-auto} cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle}
 qemu=${BARTOGGLE_QEMU:-qemu-system-x86_64}
-usage() { sed -n '2,31s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--repro) repro=$2; shift ;;
