@@ -30,16 +30,7 @@ edu=$(for d in /sys/bus/pci/devices/*; do
 done | head -n 1)
 frame device "$edu"
 [ -c /dev/kvm ] || { frame error "no /dev/kvm in L1"; finish 1; }
-# One VM held open all along: the scheduler's code is patched once, not per
-# L2 QEMU (bt-kvmhold says why). It lives in the initramfs's /bin.
-if [ -x /bin/bt-kvmhold ]; then
-	/bin/bt-kvmhold 2>/tmp/kvmhold.err &
-else
-	frame note "no bt-kvmhold: every L2 QEMU flips the preempt-notifier key"
-fi
-# Which build of KVM this is (host.kernel_variant in every record).
-BARTOGGLE_KERNEL_VARIANT=$(arg variant)
-export BARTOGGLE_KERNEL_VARIANT
+l1_under_test
 
 # arm NAME ARGS...: one bartoggle-run, its stderr framed, results copied out.
 arm() {

@@ -10,10 +10,6 @@
 # bt.vendor=0x1234 bt.device=0x11e8 (the device to use), bt.skip=K (steps
 # already done by an earlier boot that froze: resume after them).
 . /lib/bartoggle/frame.sh
-# Which build of KVM this is, when not the one the kernel shipped with: it
-# goes into every record (host.kernel_variant).
-BARTOGGLE_KERNEL_VARIANT=$(arg variant)
-export BARTOGGLE_KERNEL_VARIANT
 
 vendor=$(arg vendor)
 device=$(arg device)
@@ -34,13 +30,7 @@ echo vfio-pci >"$dev/driver_override"
 echo "$bdf" >/sys/bus/pci/drivers_probe
 [ -c "/dev/vfio/$group" ] || { frame error "$bdf did not bind to vfio-pci (no /dev/vfio/$group)"; finish 1; }
 [ -c /dev/kvm ] || { frame error "no /dev/kvm in L1 (kvm_amd did not load)"; finish 1; }
-# One VM held open all along: the scheduler's code is patched once, not per
-# test VM (bt-kvmhold says why).
-if command -v bt-kvmhold >/dev/null; then
-	bt-kvmhold 2>/tmp/kvmhold.err &
-else
-	frame note "no bt-kvmhold: every test VM flips the preempt-notifier key"
-fi
+l1_under_test
 
 
 # A step that outlives its limit is stuck inside L1's kernel: frame where

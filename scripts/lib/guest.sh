@@ -135,8 +135,8 @@ guest_frames() {
 # REBUILD is 1, {kind: local, vmlinuz, sha256} for a kernel of your own;
 # and $kvm_variant, the label L1 puts in its records (host.kernel_variant,
 # passed as bt.variant=): empty for a stock kernel, local@SHA12 (of the
-# vmlinuz) for your own, kvm-rebuilt, or kvm-patched:NAME@SHA12[+...]. Needs $here and $cache. Returns
-# kvm-build.sh's exit status on failure.
+# vmlinuz) for your own, kvm-rebuilt, or kvm-patched:NAME@SHA12[+...].
+# Needs $here and $cache. Returns kvm-build.sh's exit status on failure.
 l1_kernel() {
 	kernel=$1 modroot=$2
 	local rebuild=$3 args=() p
