@@ -19,7 +19,7 @@ CHECK_CFLAGS	= $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS	= $(shell $(PKG_CONFIG) --libs check)
 HOST_LIBS	= $(shell $(PKG_CONFIG) --libs inih libpci)
 
-BT_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -Iinclude -MD -MP \
+BT_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -MD -MP \
 		  -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wvla \
 		  -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
 		  $(JSON_CFLAGS)
@@ -40,6 +40,7 @@ AGENT_OBJS	:= $(O)/guest-agent/main.o $(O)/guest-agent/options.o \
 AGENT		:= $(O)/bartoggle-agent
 RAWTOGGLE	:= $(O)/static/bt-rawtoggle
 KVMHOLD		:= $(O)/static/bt-kvmhold
+KSELFTEST	:= $(O)/static/pfnmap_memory_fault_test
 
 RUN_OBJS	:= $(patsubst %.c,$(O)/%.o,$(wildcard host-runner/*.c))
 RUN		:= $(O)/bartoggle-run
@@ -49,7 +50,7 @@ UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 .SECONDARY:
 .PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
-	nested-matrix bench report clean
+	nested-matrix kmod bench report clean
 all: $(REPRO) $(AGENT) $(RUN)
 
 deps:
@@ -97,6 +98,11 @@ $(KVMHOLD): $(O)/tools/kvmhold.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^
 
+# The selftest (tests/kselftest/), static for L1 guests.
+$(KSELFTEST): $(O)/tests/kselftest/pfnmap_memory_fault_test.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lm
+
 $(O)/tests/check_agent: $(O)/guest-agent/options.o $(O)/guest-agent/proto.o \
 	$(O)/guest-agent/run.o $(O)/guest-agent/safety.o
 $(O)/tests/check_options: $(O)/repro/options.o
@@ -113,7 +119,7 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(STATIC_REPRO) $(KVMHOLD) $(UNIT_BINS)
+check-run: all $(STATIC_REPRO) $(KVMHOLD) $(KSELFTEST) $(UNIT_BINS)
 	@tests/run.sh $(O)
 
 unit: $(UNIT_BINS)
@@ -130,7 +136,7 @@ demo: deps
 
 # The real vfio-pci and KVM of a stock Debian kernel, in a QEMU guest (L1).
 nested: deps
-	@$(MAKE) --no-print-directory $(STATIC_REPRO) $(KVMHOLD)
+	@$(MAKE) --no-print-directory $(STATIC_REPRO) $(KVMHOLD) $(KSELFTEST)
 	@scripts/nested-lane.sh --repro $(STATIC_REPRO) $(NESTED_ARGS)
 
 # bartoggle-run inside the nested lane's L1: edu assigned to an L2 KVM guest.
@@ -144,9 +150,24 @@ nested-full: deps
 # default arm on 6.12 and 6.12 + fix, then the report over them.
 NESTED_MATRIX_ARGS ?=
 nested-matrix: deps
-	@$(MAKE) --no-print-directory $(STATIC_REPRO) $(KVMHOLD) $(RUN) $(AGENT)
+	@$(MAKE) --no-print-directory $(STATIC_REPRO) $(KVMHOLD) $(KSELFTEST) $(RUN) $(AGENT)
 	@scripts/nested-matrix.sh --repro $(STATIC_REPRO) --run $(RUN) --agent $(AGENT) \
 		$(NESTED_MATRIX_ARGS)
+
+# The helper module (kmod/) against KDIR, by default the running kernel's
+# headers; built in $(O)/kmod so the checkout stays clean. Loading it is
+# yours to do (insmod $(O)/kmod/bartoggle_pfnmap.ko): this never loads it.
+KDIR		?= /lib/modules/$(shell uname -r)/build
+KMOD_SRCS	:= kmod/bartoggle_pfnmap.c kmod/Kbuild include/uapi/bartoggle_pfnmap.h
+kmod: $(KMOD_SRCS)
+	@test -e "$(KDIR)/Makefile" || { \
+		echo "kmod: no kernel build tree at $(KDIR): install linux-headers-$$(uname -r)," \
+			"or point KDIR= at a prepared tree (scripts/kmod-build.sh builds for the nested lane's kernels)" >&2; \
+		exit 1; }
+	@mkdir -p $(O)/kmod
+	@cp $(KMOD_SRCS) $(O)/kmod/
+	$(MAKE) -C "$(KDIR)" M="$(abspath $(O)/kmod)" modules
+	@echo "kmod: $(O)/kmod/bartoggle_pfnmap.ko (load: insmod $(O)/kmod/bartoggle_pfnmap.ko)" >&2
 
 # Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
 BENCH_CYCLES	?= 2000

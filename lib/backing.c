@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "bartoggle/backing.h"
+#include "bartoggle_pfnmap.h"
 
 #define MPROTECT_PATTERN	0xa5
 
@@ -72,6 +75,59 @@ static int mprotect_disable(struct bt_backing *b)
 	return mprotect_set(b, PROT_NONE);
 }
 
+static int pfnmap_init(struct bt_backing *b, const struct bt_backing_opts *o,
+		       const char **why)
+{
+	uint64_t size = o->size;
+	uint32_t version = 0;
+
+	b->size = o->size;
+	b->fd = open(BT_PFNMAP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (b->fd < 0) {
+		*why = errno == ENOENT ?
+			"no " BT_PFNMAP_DEVICE ": load the helper module (make kmod; insmod kmod/"
+			BT_PFNMAP_MODULE ".ko)" : "open " BT_PFNMAP_DEVICE;
+		return -errno;
+	}
+	if (ioctl(b->fd, BT_PFNMAP_IOC_VERSION, &version)) {
+		*why = "BT_PFNMAP_IOC_VERSION";
+		return -errno;
+	}
+	if (version != BT_PFNMAP_API_VERSION) {
+		*why = "the loaded " BT_PFNMAP_MODULE " speaks another API version: rebuild and reload it";
+		return -EPROTO;
+	}
+	if (ioctl(b->fd, BT_PFNMAP_IOC_SET_SIZE, &size)) {
+		*why = "BT_PFNMAP_IOC_SET_SIZE (over the module's max_pages?)";
+		return -errno;
+	}
+	b->hva = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      b->fd, 0);
+	if (b->hva == MAP_FAILED) {
+		*why = "mmap " BT_PFNMAP_DEVICE;
+		return -errno;
+	}
+	return 0;
+}
+
+static int pfnmap_enable(struct bt_backing *b)
+{
+	return ioctl(b->fd, BT_PFNMAP_IOC_ENABLE) ? -errno : 0;
+}
+
+static int pfnmap_disable(struct bt_backing *b)
+{
+	return ioctl(b->fd, BT_PFNMAP_IOC_DISABLE) ? -errno : 0;
+}
+
+int __bt_backing_pfnmap_stats(const struct bt_backing *b,
+			      struct bt_pfnmap_stats *st)
+{
+	if (strcmp(b->ops->name, "pfnmap") || b->fd < 0)
+		return -EINVAL;
+	return ioctl(b->fd, BT_PFNMAP_IOC_STATS, st) ? -errno : 0;
+}
+
 static int vfio_init(struct bt_backing *b, const struct bt_backing_opts *o,
 		     const char **why)
 {
@@ -121,6 +177,12 @@ static const struct bt_backing_ops backings[] = {
 		.disable = vfio_disable,
 		.cleanup = vfio_cleanup,
 	}, {
+		.name = "pfnmap",
+		.disable_desc = "helper module's VM_PFNMAP mapping zapped, its fault handler declining",
+		.init = pfnmap_init,
+		.enable = pfnmap_enable,
+		.disable = pfnmap_disable,
+	}, {
 		.name = "shmem",
 		.disable_desc = "memfd truncated to 0",
 		.init = shmem_init,
@@ -147,7 +209,7 @@ const struct bt_backing_ops *bt_backing_find(const char *name)
 
 const char *bt_backing_names(void)
 {
-	return "vfio|shmem|mprotect";
+	return "vfio|pfnmap|shmem|mprotect";
 }
 
 int __bt_backing_init(struct bt_backing *b, const struct bt_backing_ops *ops,

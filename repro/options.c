@@ -21,8 +21,8 @@ static const struct {
 	const char *arg;
 	const char *help;
 } table[] = {
-	{ { "backing", required_argument, NULL, OPT_BACKING }, "vfio|shmem|mprotect",
-	  "what backs the BAR memslot (default: vfio with a BDF, else shmem)" },
+	{ { "backing", required_argument, NULL, OPT_BACKING }, "vfio|pfnmap|shmem|mprotect",
+	  "what backs the BAR memslot (default: vfio with a BDF, else shmem); pfnmap: the helper module (kmod/), the vfio path with no device" },
 	{ { "mode", required_argument, NULL, OPT_MODE }, "held|race|control",
 	  "held: one access with the BAR disabled; race: toggle while hammering; control: hammer, never toggle (default held)" },
 	{ { "cycles", required_argument, NULL, OPT_CYCLES }, "N",
@@ -51,7 +51,7 @@ static const struct {
 	{ { "bar", required_argument, NULL, OPT_BAR }, "N",
 	  "vfio: BAR index, 0-5 (default 0)" },
 	{ { "size", required_argument, NULL, OPT_SIZE }, "BYTES",
-	  "shmem/mprotect: BAR size, page multiple, K/M/G suffix (default 1M)" },
+	  "pfnmap/shmem/mprotect: BAR size, page multiple, K/M/G suffix (default 1M)" },
 	{ { "json", required_argument, NULL, OPT_JSON }, "FILE",
 	  "append one JSON record (fsync'd) to FILE" },
 	{ { "quiet", no_argument, NULL, OPT_QUIET }, NULL,
@@ -154,7 +154,7 @@ static int validate(struct repro_opts *o, const struct seen *seen,
 				 "--iommu and --bar only apply to --backing=vfio");
 	if (o->backing->needs_device && seen->size)
 		return usage_err(err, errlen,
-				 "--size only applies to the shmem and mprotect backings");
+				 "--size only applies to the pfnmap, shmem and mprotect backings");
 	if (o->mode == REPRO_HELD &&
 	    (seen->cycles || seen->duration || seen->dwell || seen->on_fault))
 		return usage_err(err, errlen,

@@ -6,6 +6,7 @@
 
 #include "bartoggle/log.h"
 #include "bartoggle/stats.h"
+#include "bartoggle_pfnmap.h"
 #include "repro.h"
 
 enum bt_outcome run_outcome(struct repro *r)
@@ -104,6 +105,22 @@ static void record_vmm(struct json_object *rec, struct repro *r)
 	bt_json_set_u64(vmm, "fatal_results", fail);
 }
 
+/* The helper module's own count of declined faults: the kernel's word that
+ * the fault handler refused, next to the reproducer's window hits. */
+static void record_pfnmap(struct json_object *rec, struct repro *r)
+{
+	struct bt_pfnmap_stats st;
+	struct json_object *pf;
+
+	if (__bt_backing_pfnmap_stats(&r->bk, &st))
+		return;
+	pf = bt_json_set_obj(rec, "pfnmap");
+	bt_json_set_u64(pf, "faults", st.faults);
+	bt_json_set_u64(pf, "inserted", st.inserted);
+	bt_json_set_u64(pf, "declined", st.declined);
+	bt_json_set_u64(pf, "zaps", st.zaps);
+}
+
 int write_record(struct repro *r, enum bt_outcome outcome,
 			enum bt_verdict verdict, const struct bt_counts *c)
 {
@@ -125,6 +142,8 @@ int write_record(struct repro *r, enum bt_outcome outcome,
 	bt_json_set_str(rec, "signature", run_signature(r, outcome));
 	if (r->vm.vm_fd >= 0 && r->vcpus[0].r)
 		record_vmm(rec, r);
+	if (r->bk.ops && r->bk.fd >= 0)
+		record_pfnmap(rec, r);
 	bt_json_set_bool(rec, "repro_interrupted", repro_interrupted);
 	bt_json_set_str(rec, "reason", r->reason[0] ? r->reason : NULL);
 	ret = bt_record_append(r->o->json, rec);

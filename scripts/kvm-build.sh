@@ -23,6 +23,7 @@
 # 2 usage; 4 skip: no kernel, no source package or no build tools.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/kbuild.sh"
 
 kernel="" cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle}
 patches=()
@@ -60,26 +61,6 @@ version=$(cat "$stock/.deb-version" 2>/dev/null) ||
 series=$(echo "$release" | sed -n 's/^\([0-9]*\.[0-9]*\)[.-].*/\1/p')
 mkdir -p "$cache/debs" "$cache/kbuild" "$cache/kvm"
 
-# fetch PACKAGE: the cached .deb of PACKAGE at $version, downloaded once.
-fetch() {
-	local deb tmp
-	deb=$(ls "$cache/debs/$1_${version//:/%3a}"_*.deb 2>/dev/null | head -n 1 || true)
-	if [ -z "$deb" ]; then
-		log "downloading $1 $version"
-		tmp=$(mktemp -d)
-		chmod 755 "$tmp"	# apt's _apt user downloads into it
-		if ! (cd "$tmp" && timeout 600 apt-get download -qq "$1=$version" >&2); then
-			rm -rf "$tmp"
-			log "cannot download $1 $version (needs Debian's apt repositories once)"
-			exit 4
-		fi
-		mv "$tmp"/*.deb "$cache/debs/"
-		rmdir "$tmp"
-		deb=$(ls "$cache/debs/$1_${version//:/%3a}"_*.deb | head -n 1)
-	fi
-	echo "$deb"
-}
-
 # The kernel's own compiler (its .config names it), so that the modules are
 # built as the image was.
 kmake() {
@@ -106,8 +87,8 @@ flock 9	# one build of a release at a time: they share its tree
 tree=$cache/kbuild/$release/tree
 hdr=linux-headers-$release
 if [ ! -e "$tree/.complete" ]; then
-	src_deb=$(fetch "linux-source-$series")
-	hdr_deb=$(fetch "$hdr")
+	src_deb=$(deb_fetch "linux-source-$series" "$version")
+	hdr_deb=$(deb_fetch "$hdr" "$version")
 	t0=$(date +%s)
 	log "unpacking and preparing linux-source-$series $version (once per release)"
 	rm -rf "$tree.tmp" "$cache/kbuild/$release/unpack"
@@ -118,8 +99,7 @@ if [ ! -e "$tree/.complete" ]; then
 	dpkg -x "$hdr_deb" "$cache/kbuild/$release/unpack"
 	cp "$cache/kbuild/$release/unpack/usr/src/$hdr"/{.config,Module.symvers} "$tree.tmp/"
 	rm -rf "$cache/kbuild/$release/unpack"
-	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$tree.tmp/.config")
-	command -v "$cc" >/dev/null || cc=gcc
+	cc=$(kernel_cc "$tree.tmp/.config")
 	echo "$cc" >"$tree.tmp/.bartoggle-cc"
 	if ! (cd "$tree.tmp" && kmake olddefconfig && kmake modules_prepare) \
 			>"$cache/kbuild/$release/prepare.log" 2>&1; then

@@ -31,7 +31,8 @@ while read -r name json; do
 		log "dropped a corrupt record frame for $name"
 done
 
-awk '$2 == "end" { print $3, $4 }' "$out/frames.txt" |
+# Steps that are not reproducer runs frame their results otherwise.
+awk '$2 == "end" && $3 != "pfnmap-module" && $3 != "kselftest" { print $3, $4 }' "$out/frames.txt" |
 while read -r name rc; do
 	jq -se --arg n "$name" 'any(.[]; .lane.step == $n)' "$out/records.jsonl.tmp" >/dev/null && continue
 	hang=$(sed -n "s/^BT1 hang $name //p" "$out/frames.txt")
@@ -43,7 +44,9 @@ while read -r name rc; do
 		($hang | split("\n") | map(select(length > 0))) as $h |
 		{schema: "bartoggle.record/1", tool: "repro", version: null, time: $now,
 		 host: {hostname: null, kernel: $lane.l1_kernel, memory_fault_info: null},
-		 device: null, backing: "vfio", mode: ($name | sub("-[0-9]+$"; "")),
+		 device: null,
+		 backing: (if ($name | startswith("pfnmap-")) then "pfnmap" else "vfio" end),
+		 mode: ($name | ltrimstr("pfnmap-") | sub("-[0-9]+$"; "")),
 		 options: null,
 		 outcome: (if ($h | length) > 0 then "host-error" else "setup-error" end),
 		 verdict: (if ($h | length) > 0 then "FAIL" else "ERROR" end),
@@ -64,28 +67,30 @@ running=$(awk '$2 == "start" { s = $3 } $2 == "end" { s = "" } END { print s }' 
 jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 	--arg partial "$([ "$done_frame" = 1 ] && echo false || echo true)" \
 	--arg running "$running" \
-	--arg error "$(sed -n 's/^BT1 error //p' "$out/frames.txt" | head -n 1)" '
+	--arg error "$(sed -n 's/^BT1 error //p' "$out/frames.txt" | head -n 1)" \
+	--argjson kmod_frames "$(sed -n 's/^BT1 kmod //p' "$out/frames.txt" | jq -Rsc '
+		split("\n") | map(select(length > 0) | capture("^(?<k>[^ ]+) (?<v>.*)$")) |
+		map({key: .k, value: .v}) | from_entries')" \
+	--argjson kselftest "$(sed -n 's/^BT1 kselftest out //p' "$out/frames.txt" | jq -Rsc \
+		--arg rc "$(awk '$2 == "end" && $3 == "kselftest" { print $4 }' "$out/frames.txt")" '
+		split("\n") | map(select(length > 0)) as $l |
+		if ($l | length) == 0 then null else
+		{exit: ($rc | tonumber? // null),
+		 passed: ($l | map(select(test("^ok [0-9]+ ") and (test("# SKIP") | not))) | length),
+		 failed: ($l | map(select(test("^not ok "))) | length),
+		 skipped: ($l | map(select(test("^ok [0-9]+ .*# SKIP"))) | length),
+		 output: $l} end')" '
 	def step(p): map(select(.lane.step | test(p)));
 	def median: if length == 0 then null
 		elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-	$run[0] as $r | (step("^race-")) as $race |
-	{
-		schema: "bartoggle.nested-summary/1",
-		lane: $lane,
-		partial: ($partial == "true"),
-		running_when_cut: (if $running == "" then null else $running end),
-		timed_out: $r.timed_out,
-		stalled: $r.stalled,
-		boot_attempts: $r.boot_attempts,
-		harness_faults: ($r.harness_faults // []),
-		qemu_exit: $r.qemu_exit,
-		error: (if $error == "" then null else $error end),
-		elapsed_s: $r.elapsed_s,
-		held: (step("^held$") | first | if . then {outcome, verdict,
+	# The steps of one backing, named PREFIX + held, race-N, soak, control.
+	def part($prefix; $trials):
+		(step("^\($prefix)race-")) as $race | {
+		held: (step("^\($prefix)held$") | first | if . then {outcome, verdict,
 			first_failure, signature, accesses: .counts.accesses} else null end),
 		race: {
-			trials: $r.trials,
+			trials: $trials,
 			completed: ($race | length),
 			outcomes: ($race | group_by(.outcome) | map({key: .[0].outcome, value: length}) | from_entries),
 			# A trial that never hit the disabled window tested
@@ -106,24 +111,49 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 			cycles_to_failure: ($race | map(.first_failure.cycle // empty) | sort |
 				{median: median, max: (max // null)})
 		},
-		soak: (step("^soak$") | first | if . then {outcome, verdict,
+		soak: (step("^\($prefix)soak$") | first | if . then {outcome, verdict,
 			cycles: .counts.cycles, window_hits: .counts.window_hits,
 			ur_reads: .counts.ur_reads, ur_violations: .counts.ur_violations,
 			first_failure, duration_s, rates, signature} else null end),
-		iommu_modes: (step("^iommu-") | map({key: (.lane.step | ltrimstr("iommu-")),
-			value: {outcome, reason}}) | from_entries),
-		control: (step("^control$") | first | if . then {outcome, verdict,
+		control: (step("^\($prefix)control$") | first | if . then {outcome, verdict,
 			accesses: .counts.accesses, duration_s, errors:
 			(.counts.ur_violations + .counts.ur_reads + (.vmm.fatal_results // 0))} else null end)
+	};
+	$run[0] as $r | ($r.backings // ["vfio"]) as $backings |
+	{
+		schema: "bartoggle.nested-summary/1",
+		lane: ($lane + {lean: ($r.lean // false), backings: $backings}),
+		partial: ($partial == "true"),
+		running_when_cut: (if $running == "" then null else $running end),
+		timed_out: $r.timed_out,
+		stalled: $r.stalled,
+		boot_attempts: $r.boot_attempts,
+		harness_faults: ($r.harness_faults // []),
+		qemu_exit: $r.qemu_exit,
+		error: (if $error == "" then null else $error end),
+		elapsed_s: $r.elapsed_s
+	} + part(""; if $backings | index("vfio") then $r.trials else 0 end) + {
+		iommu_modes: (step("^iommu-") | map({key: (.lane.step | ltrimstr("iommu-")),
+			value: {outcome, reason}}) | from_entries),
+		pfnmap: (if $backings | index("pfnmap") then
+			part("pfnmap-"; $r.trials) + {kmod: $r.kmod, "module": $kmod_frames, kselftest: $kselftest}
+			else ($r.kmod // null) end)
 	}' "$out/records.jsonl" >"$out/summary.json.tmp" && mv "$out/summary.json.tmp" "$out/summary.json"
 
-jq -r '"nested-lane: L1 \(.lane.l1_kernel) (KVM \(.lane.kvm_build.kind)\(.lane.kvm_build.patches // [] | map(" + " + .name) | join(""))), \(.lane.qemu), accel \(.lane.accel), device \(.lane.device)",
-	"nested-lane: held: \(.held.outcome // "none") (\(.held.signature // "-"))",
-	"nested-lane: race: \(.race.completed)/\(.race.trials) trials, \(.race.conclusive) conclusive: \(.race.judged_outcomes | tojson), \(.race.inconclusive) inconclusive; first failure median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms",
-	(.race.inconclusive_trials[] | "nested-lane: race: \(.step) INCONCLUSIVE: \(.cause)"),
-	(.soak // empty | "nested-lane: soak: \(.outcome) \(.verdict), \(.cycles) cycles, \(.window_hits) window hits, \(.ur_violations) UR violations, \(.duration_s) s"),
-	"nested-lane: control: \(.control.outcome // "none"), \(.control.accesses // 0) accesses, \(.control.errors // "-") errors",
-	"nested-lane: IOMMU modes: \(.iommu_modes | to_entries | map("\(.key) \(.value.outcome)") | join(", "))",
+jq -r '
+	def part($b): select(.race.trials > 0 or .held) |
+	"nested-lane: \($b) held: \(.held.outcome // "none") (\(.held.signature // "-"))",
+	"nested-lane: \($b) race: \(.race.completed)/\(.race.trials) trials, \(.race.conclusive) conclusive: \(.race.judged_outcomes | tojson), \(.race.inconclusive) inconclusive; first failure median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms",
+	(.race.inconclusive_trials[] | "nested-lane: \($b) race: \(.step) INCONCLUSIVE: \(.cause)"),
+	(.soak // empty | "nested-lane: \($b) soak: \(.outcome) \(.verdict), \(.cycles) cycles, \(.window_hits) window hits, \(.ur_violations) UR violations, \(.duration_s) s"),
+	"nested-lane: \($b) control: \(.control.outcome // "none"), \(.control.accesses // 0) accesses, \(.control.errors // "-") errors";
+	"nested-lane: L1 \(.lane.l1_kernel) (KVM \(.lane.kvm_build.kind)\(.lane.kvm_build.patches // [] | map(" + " + .name) | join(""))), \(.lane.qemu), accel \(.lane.accel), \(if .lane.lean then "lean (no IOMMU, no device)" else "device \(.lane.device)" end)",
+	part("vfio"),
+	(select(.lane.lean | not) | "nested-lane: IOMMU modes: \(.iommu_modes | to_entries | map("\(.key) \(.value.outcome)") | join(", "))"),
+	(.pfnmap // empty | select(.skipped) | "nested-lane: pfnmap: skipped: \(.skipped)"),
+	(.pfnmap // empty | select(.race) | part("pfnmap"),
+	 "nested-lane: pfnmap module: load \(.module.load // "-"); unload while mapped: \(.module["unload-while-mapped"] // "-"); after kill: \(.module["after-kill"] // "-"); unload: \(.module.unload // "-")",
+	 "nested-lane: selftest: \(.kselftest // {} | "exit \(.exit), \(.passed) passed, \(.failed) failed, \(.skipped) skipped")"),
 	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s, \(.boot_attempts) boot(s)",
 	(.harness_faults[] | "nested-lane: harness fault (the boot was done again, nothing judged): \(.)")' \
 	"$out/summary.json" >&2
@@ -133,7 +163,7 @@ jq -e '.partial == false and .timed_out == false and .stalled == false' "$out/su
 	>/dev/null || exit 1
 # More than 1% of the race trials inconclusive: the lane measured too little
 # to judge the kernel, and says so (exit 3), with each trial's cause above.
-if ! jq -e '.race.inconclusive * 100 <= .race.completed' "$out/summary.json" >/dev/null; then
-	log "INCONCLUSIVE: $(jq -r '"\(.race.inconclusive) of \(.race.completed) race trials never hit the disabled window (more than 1%)"' "$out/summary.json")"
+if ! jq -e '[., .pfnmap // empty | .race // empty] | all(.inconclusive * 100 <= .completed)' "$out/summary.json" >/dev/null; then
+	log "INCONCLUSIVE: $(jq -r '[., .pfnmap // empty | .race // empty] | map("\(.inconclusive) of \(.completed)") | join(" and ") | "\(.) race trials never hit the disabled window (more than 1%)"' "$out/summary.json")"
 	exit 3
 fi

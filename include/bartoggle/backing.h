@@ -4,6 +4,9 @@
  * while it is disabled, which is the condition the KVM fault path trips on:
  *   vfio      a real vfio-pci BAR; disable = clear PCI_COMMAND.MEM through
  *             the vfio config region (vfio-pci zaps the mmap)
+ *   pfnmap    the helper module's VM_PFNMAP mapping (kmod/); disable = its
+ *             ioctl, which zaps the PTEs and makes its fault handler decline:
+ *             the vfio path in KVM, with no device
  *   shmem     memfd; disable = ftruncate to 0 (shmem_fault -> SIGBUS)
  *   mprotect  shared anonymous memory; disable = PROT_NONE
  */
@@ -16,6 +19,7 @@
 #include "bartoggle/vfio.h"
 
 struct bt_backing;
+struct bt_pfnmap_stats;
 
 struct bt_backing_opts {
 	const struct bt_pci_dev *pci;	/* vfio only */
@@ -53,5 +57,8 @@ int __bt_backing_init(struct bt_backing *b, const struct bt_backing_ops *ops,
 		      const struct bt_backing_opts *o, const char **why);
 int __bt_backing_set(struct bt_backing *b, bool enable);
 void bt_backing_cleanup(struct bt_backing *b);
+/* The helper module's counters; -EINVAL for another backing. */
+int __bt_backing_pfnmap_stats(const struct bt_backing *b,
+			      struct bt_pfnmap_stats *st);
 
 #endif

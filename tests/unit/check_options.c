@@ -130,7 +130,7 @@ static const struct {
 	{ { "0000:00:20.0" }, "not a PCI address" },
 	{ { "--backing=vfio" }, "needs a BDF" },
 	{ { "--backing=shmem", "0000:00:01.0" }, "conflicts with --backing=shmem" },
-	{ { "--backing=dmabuf" }, "want vfio|shmem|mprotect" },
+	{ { "--backing=dmabuf" }, "want vfio|pfnmap|shmem|mprotect" },
 	{ { "--mode=held", "--cycles=5" }, "do not apply to --mode=held" },
 	{ { "--dwell-on-us=5" }, "do not apply to --mode=held" },
 	{ { "--mode=control", "--cycles=5" }, "do not apply to --mode=control" },
