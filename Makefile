@@ -166,7 +166,7 @@ kmod: $(KMOD_SRCS)
 		exit 1; }
 	@mkdir -p $(O)/kmod
 	@cp $(KMOD_SRCS) $(O)/kmod/
-	$(MAKE) -C "$(KDIR)" M="$(abspath $(O)/kmod)" modules
+	$(MAKE) -C "$(KDIR)" M="$(abspath $(O)/kmod)" O= modules
 	@echo "kmod: $(O)/kmod/bartoggle_pfnmap.ko (load: insmod $(O)/kmod/bartoggle_pfnmap.ko)" >&2
 
 # Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.

@@ -11,6 +11,18 @@
 
 #define MPROTECT_PATTERN	0xa5
 
+/* b->size bytes of b->fd, shared: what a VMM maps for a BAR. */
+static int map_shared(struct bt_backing *b, const char *what, const char **why)
+{
+	b->hva = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      b->fd, 0);
+	if (b->hva == MAP_FAILED) {
+		*why = what;
+		return -errno;
+	}
+	return 0;
+}
+
 static int shmem_init(struct bt_backing *b, const struct bt_backing_opts *o,
 		      const char **why)
 {
@@ -24,13 +36,7 @@ static int shmem_init(struct bt_backing *b, const struct bt_backing_opts *o,
 		*why = "ftruncate";
 		return -errno;
 	}
-	b->hva = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      b->fd, 0);
-	if (b->hva == MAP_FAILED) {
-		*why = "mmap memfd";
-		return -errno;
-	}
-	return 0;
+	return map_shared(b, "mmap memfd", why);
 }
 
 /* Re-extending a truncated memfd gives zero pages: the enabled value is 0. */
@@ -101,13 +107,7 @@ static int pfnmap_init(struct bt_backing *b, const struct bt_backing_opts *o,
 		*why = "BT_PFNMAP_IOC_SET_SIZE (over the module's max_pages?)";
 		return -errno;
 	}
-	b->hva = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      b->fd, 0);
-	if (b->hva == MAP_FAILED) {
-		*why = "mmap " BT_PFNMAP_DEVICE;
-		return -errno;
-	}
-	return 0;
+	return map_shared(b, "mmap " BT_PFNMAP_DEVICE, why);
 }
 
 static int pfnmap_enable(struct bt_backing *b)

@@ -40,6 +40,8 @@ if [ -n "$kernel" ] && [ -n "$kdir" ] || [ -z "$kernel$kdir" ]; then
 	log "want exactly one of --kernel debian|debian-SERIES and --kdir DIR"
 	exit 2
 fi
+# Absolute: kbuild runs in the kernel tree and wants M= from anywhere.
+mkdir -p "$cache" && cache=$(cd "$cache" && pwd)
 for tool in make gcc; do
 	command -v "$tool" >/dev/null || { log "no $tool: make deps installs the build tools"; exit 4; }
 done

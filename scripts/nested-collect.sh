@@ -68,6 +68,7 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 	--arg partial "$([ "$done_frame" = 1 ] && echo false || echo true)" \
 	--arg running "$running" \
 	--arg error "$(sed -n 's/^BT1 error //p' "$out/frames.txt" | head -n 1)" \
+	--arg boot "$(sed -n 's/^BT1 up //p' "$out/frames.txt" | tail -n 1)" \
 	--argjson kmod_frames "$(sed -n 's/^BT1 kmod //p' "$out/frames.txt" | jq -Rsc '
 		split("\n") | map(select(length > 0) | capture("^(?<k>[^ ]+) (?<v>.*)$")) |
 		map({key: .k, value: .v}) | from_entries')" \
@@ -131,7 +132,9 @@ jq -s --argjson lane "$lane" --slurpfile run "$out/lane.json" \
 		harness_faults: ($r.harness_faults // []),
 		qemu_exit: $r.qemu_exit,
 		error: (if $error == "" then null else $error end),
-		elapsed_s: $r.elapsed_s
+		elapsed_s: $r.elapsed_s,
+		boot_s: ($boot | tonumber? // null),
+		ready_s: $r.ready_s
 	} + part(""; if $backings | index("vfio") then $r.trials else 0 end) + {
 		iommu_modes: (step("^iommu-") | map({key: (.lane.step | ltrimstr("iommu-")),
 			value: {outcome, reason}}) | from_entries),
@@ -154,7 +157,7 @@ jq -r '
 	(.pfnmap // empty | select(.race) | part("pfnmap"),
 	 "nested-lane: pfnmap module: load \(.module.load // "-"); unload while mapped: \(.module["unload-while-mapped"] // "-"); after kill: \(.module["after-kill"] // "-"); unload: \(.module.unload // "-")",
 	 "nested-lane: selftest: \(.kselftest // {} | "exit \(.exit), \(.passed) passed, \(.failed) failed, \(.skipped) skipped")"),
-	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s, \(.boot_attempts) boot(s)",
+	"nested-lane: \(if .partial then "PARTIAL (cut during \(.running_when_cut // "boot"))" else "complete" end) in \(.elapsed_s) s (L1 ready \(.ready_s // "?") s after QEMU started, \(.boot_s // "?") s of its uptime), \(.boot_attempts) boot(s)",
 	(.harness_faults[] | "nested-lane: harness fault (the boot was done again, nothing judged): \(.)")' \
 	"$out/summary.json" >&2
 log "results in $out"

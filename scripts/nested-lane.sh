@@ -180,11 +180,12 @@ jq -n --arg l1 "$release" --arg qemu "$qemu_version" --arg accel "$accel" \
 	--argjson qemu_rc "$qemu_rc" --arg elapsed "$elapsed" \
 	--argjson kvm_build "$kvm_build" --argjson soak "$soak" \
 	--argjson kmod "$kmod_json" --argjson lean "$lean" --argjson pfnmap "$pfnmap" \
+	--arg ready "$ready_s" \
 	--argjson harness "$(json_strings "${faults[@]}")" '
 	{l1_kernel: $l1, kvm_build: $kvm_build, qemu: $qemu, accel: $accel,
 	 trials: $trials, soak_cycles: $soak, lean: ($lean == 1),
 	 backings: (if $lean == 1 then ["pfnmap"] elif $pfnmap == 1 then ["vfio", "pfnmap"] else ["vfio"] end),
-	 kmod: $kmod,
+	 kmod: $kmod, ready_s: ($ready | tonumber? // null),
 	 timed_out: ($timed_out == 1), stalled: ($stalled == 1),
 	 boot_attempts: $attempts, harness_faults: $harness, qemu_exit: $qemu_rc,
 	 elapsed_s: ($elapsed | tonumber)}' >"$out/lane.json"

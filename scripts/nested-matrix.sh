@@ -22,7 +22,9 @@
 #
 # Results: DIR/<name>/lane/ (nested-lane.sh's), DIR/<name>/full/
 # (nested-full.sh's), DIR/matrix.json (each kernel's lane and nested-full
-# outcome, temp + rename), DIR/report/ (bartoggle-run report over DIR).
+# outcome, temp + rename), DIR/matrix.txt (vfio and the helper module's
+# pfnmap backing side by side: outcomes, time to first failure, selftest),
+# DIR/report/ (bartoggle-run report over DIR).
 # Default DIR: results/matrix/<UTC>-<host>. Exit 0 every lane and nested-full
 # completed (the verdicts are in the report), 1 one did not, 2 usage, 4 skip
 # (no kernel could be had for any of them).
@@ -91,7 +93,7 @@ for entry in "${matrix[@]}"; do
 	"$here/nested-lane.sh" --repro "$repro" "${kargs[@]}" --trials "$trials" \
 		--soak "$soak" --out "$dir/lane" >"$dir/lane.out" 2>"$dir/lane.err"
 	lane_rc=$?
-	grep -E '^nested-lane: (held|race|soak|control|L1|complete|PARTIAL|harness|INCONCL)' "$dir/lane.err" |
+	grep -E '^nested-lane: (vfio|pfnmap|selftest|L1|complete|PARTIAL|harness|INCONCL)' "$dir/lane.err" |
 		sed "s/^/nested-matrix: [$name] /" >&2
 	lane_s=$(( $(date +%s) - t0 ))
 	full_rc=null full_s=null
@@ -121,6 +123,14 @@ for entry in "${matrix[@]}"; do
 		 held: $l.held.outcome, race: $l.race.judged_outcomes,
 		 race_inconclusive: $l.race.inconclusive, soak: $l.soak,
 		 control: $l.control.outcome, harness_faults: $l.harness_faults,
+		 first_failure_ms: $l.race.first_failure_ms,
+		 boot_s: $l.boot_s,
+		 pfnmap: (if $l.pfnmap.race then {held: $l.pfnmap.held.outcome,
+			race: $l.pfnmap.race.judged_outcomes, race_inconclusive: $l.pfnmap.race.inconclusive,
+			first_failure_ms: $l.pfnmap.race.first_failure_ms, control: $l.pfnmap.control.outcome,
+			module: $l.pfnmap.module, kmod: $l.pfnmap.kmod,
+			selftest: ($l.pfnmap.kselftest | if . then {exit, passed, failed, skipped} else null end)}
+			else $l.pfnmap end),
 		 full_exit: $full_rc, full_s: $full_s,
 		 full: (if $f then {outcomes: $f.default.outcomes, signatures: $f.default.signatures,
 			harness_faults: $f.lane.harness_faults} else null end)}' >>"$out/matrix.jsonl.tmp"
@@ -133,6 +143,20 @@ rm -f "$out/matrix.jsonl.tmp"
 
 jq -r '.kernels[] | "nested-matrix: \(.name): held \(.held // "-"), race \(.race // {} | tojson), soak \(.soak.outcome // "-") \(.soak.cycles // "")/\(.soak.window_hits // "") hits, control \(.control // "-")\(if .full then ", nested-full \(.full.outcomes | tojson)" else "" end) (\(.lane_s + (.full_s // 0)) s)"' \
 	"$out/matrix.json" >&2
+# vfio and the helper module side by side, per kernel (matrix.txt too).
+jq -r '
+	def oc: if . == null then "-" else to_entries | map("\(.key) \(.value)") | join(", ") end;
+	def ms: if .median == null then "-" else "\(.median * 10 | round / 10)/\(.max * 10 | round / 10)" end;
+	"kernel\tbacking\theld\trace trials\tfirst failure ms (median/max)\tselftest",
+	(.kernels[] | select(.held != null) |
+	 "\(.name)\tvfio\t\(.held)\t\(.race | oc)\t\(.first_failure_ms | ms)\t",
+	 (select(.pfnmap.held) | "\(.name)\tpfnmap\t\(.pfnmap.held)\t\(.pfnmap.race | oc)\t\(.pfnmap.first_failure_ms | ms)\t\(.pfnmap.selftest // {} | "exit \(.exit): \(.passed) ok, \(.failed) not ok")"))' \
+	"$out/matrix.json" | awk -F'\t' '
+	{ for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n[NR] = NF }
+	END { for (r = 1; r <= NR; r++) { line = ""
+		for (i = 1; i <= n[r]; i++) line = line sprintf(i < n[r] ? "%-" w[i] + 2 "s" : "%s", cell[r, i])
+		print line } }' >"$out/matrix.txt"
+sed 's/^/nested-matrix: /' "$out/matrix.txt" >&2
 "$run" report --out "$out/report" --quiet "$out" >"$out/report.ktap" 2>"$out/report.err"
 report_rc=$?
 grep -m1 '^verdict' "$out/report/summary.txt" 2>/dev/null | sed 's/^/nested-matrix: report: /' >&2

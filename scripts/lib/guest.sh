@@ -70,8 +70,9 @@ tcg_harness_fault() {
 # guest_boot OUT DEADLINE STALL QEMU ARGS...: one boot, until QEMU exits,
 # the epoch-second DEADLINE passes, the guest is silent on both serial
 # ports for STALL seconds, or it wedged itself in the emulator
-# (tcg_harness_fault). Sets qemu_rc, timed_out, stalled and harness_fault
-# (empty, or what the emulator did); a stall or a harness fault means: this
+# (tcg_harness_fault). Sets qemu_rc, timed_out, stalled, harness_fault
+# (empty, or what the emulator did) and ready_s (seconds from QEMU's start
+# to the guest's "up" frame, to 0.2 s; empty if it never came); a stall or a harness fault means: this
 # boot tested nothing, boot again. SIGINT/SIGTERM stop QEMU and exit.
 guest_boot() {
 	local out=$1 deadline=$2 stall=$3 last_size=-1 size last_change pid ticks=0
@@ -89,8 +90,12 @@ guest_boot() {
 	# shellcheck disable=SC2064
 	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; exit 143" TERM
 	last_change=$(date +%s)
-	timed_out=0 stalled=0 harness_fault=""
+	timed_out=0 stalled=0 harness_fault="" ready_s=""
+	local t0
+	t0=$(date +%s.%N)
 	while kill -0 "$pid" 2>/dev/null; do
+		[ -z "$ready_s" ] && grep -aqs '^BT1 up ' "$out/frames.log" &&
+			ready_s=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 		size=$(( $(stat -c %s "$out/frames.log") + $(stat -c %s "$out/console.log") ))
 		[ "$size" != "$last_size" ] && { last_size=$size; last_change=$(date +%s); }
 		ticks=$((ticks + 1))

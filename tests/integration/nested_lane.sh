@@ -8,7 +8,10 @@
 # hits in 60 s is inconclusive: counted, never judged, and more than 1% of
 # them fail the lane), the no-toggle control survives. A kernel meant to
 # behave otherwise is declared with BARTOGGLE_EXPECT_NESTED=<outcome>; any
-# other change fails here with the outcome it saw.
+# other change fails here with the outcome it saw. The helper module's
+# pfnmap backing (kmod/, built for 6.1 from Debian's headers) must give the
+# same outcomes as vfio on the same kernel, refuse to unload while a VM maps
+# it, and the selftest must fail on 6.1 with the exact errno and exit reason.
 set -u
 . "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
@@ -29,7 +32,7 @@ rc=$?
 s=$OUT/full/summary.json
 r=$OUT/full/records.jsonl
 
-t_plan 15
+t_plan 20
 sed 's/^/# /' "$OUT/full.err" | grep -v '^# guest-image'
 t_check "lane completed (exit $rc)" [ "$rc" = 0 ]
 t_check "summary complete, not partial" jq_true "$s" '.partial == false and .timed_out == false and .stalled == false'
@@ -49,9 +52,31 @@ t_check "control: survived, no errors, >= 2 s of accesses" jq_true "$s" \
 t_check "IOMMU modes: type1 $expect; iommufd skipped, 6.1 has no vfio cdev" jq_true "$s" \
 	".iommu_modes.type1.outcome == \"$expect\" and .iommu_modes.iommufd.outcome == \"skipped\" and (.iommu_modes.iommufd.reason | test(\"CONFIG_VFIO_DEVICE_CDEV\"))"
 t_check "records: one per step, the device and MEMORY_FAULT_INFO of L1" bash -c "
-	[ \$(wc -l <'$r') = $((TRIALS + 4)) ] &&
-	jqs -s 'all(.backing == \"vfio\" and .host.memory_fault_info == 0 and .lane.step != null) and all(.[] | select(.outcome != \"skipped\"); .device.vendor == \"1234\" and .device.device == \"11e8\")' <'$r'"
+	[ \$(wc -l <'$r') = $((2 * TRIALS + 6)) ] &&
+	jqs -s '(map(select(.backing == \"vfio\")) | length == $((TRIALS + 4))) and
+		(map(select(.backing == \"pfnmap\")) | length == $((TRIALS + 2))) and
+		all(.host.memory_fault_info == 0)' <'$r' &&
+	jqs -s 'map(select(.backing == \"vfio\")) | all(.backing == \"vfio\" and .host.memory_fault_info == 0 and .lane.step != null) and all(.[] | select(.outcome != \"skipped\"); .device.vendor == \"1234\" and .device.device == \"11e8\")' <'$r'"
 jq -r '"# race first failure: median \(.race.first_failure_ms.median) ms, max \(.race.first_failure_ms.max) ms"' "$s"
+
+# The helper module on the same kernel.
+t_check "pfnmap: the module was built for L1's own release and loaded" jq_true "$s" \
+	'.pfnmap.kmod.release == .lane.l1_kernel and (.pfnmap.kmod.tree | startswith("linux-headers-")) and .pfnmap.module.load == "ok version 1"'
+t_check "pfnmap: held and every conclusive race trial $expect, as vfio; control survived" jq_true "$s" \
+	".pfnmap.held.outcome == .held.outcome and (.pfnmap.held.signature | test(\"errno=14 .*exit_reason untouched\")) and
+	 .pfnmap.race.completed == $TRIALS and .pfnmap.race.judged_outcomes == {\"$expect\": .pfnmap.race.conclusive} and
+	 .pfnmap.race.inconclusive * 100 <= .pfnmap.race.completed and .pfnmap.control.outcome == \"survived\""
+jq -r '"# first failure, median/max ms: vfio \(.race.first_failure_ms.median)/\(.race.first_failure_ms.max), pfnmap \(.pfnmap.race.first_failure_ms.median)/\(.pfnmap.race.first_failure_ms.max)"' "$s"
+t_check "pfnmap: every failure came from the module declining (its own counters)" bash -c "
+	jqs -s 'map(select(.backing == \"pfnmap\" and .outcome == \"efault\")) | length > 0 and
+		all(.pfnmap.declined >= 1 and .pfnmap.zaps >= 1)' <'$r'"
+t_check "pfnmap module: unload refused while a VM maps it; after its user is killed, 0 pages and unloaded" jq_true "$s" \
+	'(.pfnmap.module["unload-while-mapped"] | startswith("refused: ")) and
+	 .pfnmap.module["after-kill"] == "refcnt 0 pages_live 0" and .pfnmap.module.unload == "ok"'
+t_check "selftest on 6.1: exit 1, only the memory-fault test fails, with errno 14 and the untouched exit reason" jq_true "$s" \
+	'.pfnmap.kselftest.exit == 1 and .pfnmap.kselftest.passed == 6 and .pfnmap.kselftest.failed == 1 and
+	 (.pfnmap.kselftest.output | any(. == "not ok 4 disabled_bar_exits_memory_fault")) and
+	 (.pfnmap.kselftest.output | any(test("^# disabled read: KVM_RUN = -1, errno 14 .*untouched")))'
 
 # Debian's 6.12 (stock, the control rebuild and the fix): nested_matrix.sh.
 
@@ -69,7 +94,7 @@ t_check "cut short: every step that ended before the cut kept its record" bash -
 # A frozen L1 (its QEMU stopped with SIGSTOP once the first race trial
 # starts): silent on both ports, stopped, booted again, completed; the frozen
 # attempt's logs are kept.
-scripts/nested-lane.sh --repro "$REPRO" --out "$OUT/frozen" --trials 2 \
+scripts/nested-lane.sh --repro "$REPRO" --out "$OUT/frozen" --trials 2 --no-pfnmap \
 	--control 1 --stall 5 --timeout 120 >"$OUT/frozen.out" 2>"$OUT/frozen.err" &
 lane=$!
 for _ in $(seq 1 600); do

@@ -15,6 +15,11 @@
 # - nested-full (QEMU 7.2 in L1) on 6.12 stock and on 6.12 + fix: the VM is
 #   stopped with "kvm run failed Bad address" on both. QEMU 7.2 does not
 #   know exit 39: a fixed kernel with an unfixed VMM is still a dead VM.
+# - the helper module's pfnmap backing (kmod/), next to vfio in each lane:
+#   the same outcomes as vfio on every kernel (efault on stock and control,
+#   memory-fault-exit with the gpa in the BAR on the fix), unload refused
+#   while a VM maps it, and the selftest passes on the fix and fails on
+#   stock and control with the exact errno and exit reason;
 # A boot the emulator wedged is booted again and listed as a harness fault,
 # never judged. Needs the network once (packages, cached after).
 set -u
@@ -38,7 +43,7 @@ rc=$?
 m=$OUT/matrix.json
 k() { echo ".kernels[] | select(.name == \"$1\")"; }
 
-t_plan 14
+t_plan 21
 grep '^nested-matrix:' "$OUT.err" | sed 's/^/# /'
 t_diag "matrix: $(( $(date +%s) - start )) s"
 t_check "matrix completed, report written (exit $rc)" [ "$rc" = 0 ]
@@ -84,6 +89,35 @@ jq -r '"# soak: \(.soak.cycles) cycles, \(.soak.window_hits) window hits, \(.soa
 t_check "6.12 + fix: type1 memory-fault-exit, control survived" jq_true "$f/summary.json" \
 	'.iommu_modes.type1.outcome == "memory-fault-exit" and .control.outcome == "survived" and .control.errors == 0'
 
+# The helper module: the vfio path in KVM with no device.
+for name in 6.12 6.12-ctrl 6.12-fix; do
+	t_check "$name: pfnmap module built for the release, loads, refuses to unload while mapped, frees its pages" jq_true "$OUT/$name/lane/summary.json" \
+		'.pfnmap.kmod.release == .lane.l1_kernel and .pfnmap.module.load == "ok version 1" and
+		 (.pfnmap.module["unload-while-mapped"] | startswith("refused: ")) and
+		 .pfnmap.module["after-kill"] == "refcnt 0 pages_live 0" and .pfnmap.module.unload == "ok"'
+done
+t_check "6.12 and control: pfnmap held and race efault as vfio; the selftest fails with errno 14 and a stale exit_reason 0" bash -c "
+	for n in 6.12 6.12-ctrl; do
+		jqs '.pfnmap.held.outcome == \"efault\" and (.pfnmap.held.signature | test(\"stale exit_reason 0\")) and
+			.pfnmap.race.completed == $TRIALS and .pfnmap.race.judged_outcomes == {\"efault\": .pfnmap.race.conclusive} and
+			.pfnmap.race.inconclusive * 100 <= .pfnmap.race.completed and
+			.pfnmap.kselftest.exit == 1 and .pfnmap.kselftest.failed == 1 and .pfnmap.kselftest.passed == 6 and
+			(.pfnmap.kselftest.output | any(. == \"not ok 4 disabled_bar_exits_memory_fault\")) and
+			(.pfnmap.kselftest.output | any(test(\"^# disabled read: KVM_RUN = -1, errno 14 .*stale exit_reason 0\")))' \
+			<'$OUT/'\$n/lane/summary.json || exit 1
+	done"
+t_check "6.12 + fix: pfnmap held memory-fault-exit with the gpa in the BAR, every race trial memory-fault-exit" bash -c "
+	jqs '.pfnmap.held.outcome == \"memory-fault-exit\" and .pfnmap.held.verdict == \"PASS\" and
+		.pfnmap.race.completed == $TRIALS and .pfnmap.race.judged_outcomes == {\"memory-fault-exit\": $TRIALS} and
+		.pfnmap.control.outcome == \"survived\"' <'$f/summary.json' &&
+	bar=\$(sed -n 's/^pfnmap-held: # .*BAR at gpa 0x\([0-9a-f]*\), \([0-9]*\) bytes.*/\1 \2/p' '$f/ktap.txt') &&
+	gpa=\$(jq -r 'select(.lane.step == \"pfnmap-held\") | .signature | capture(\"gpa=0x(?<g>[0-9a-f]+)\").g' '$f/records.jsonl') &&
+	set -- \$bar && [ \$((16#\$gpa)) -ge \$((16#\$1)) ] && [ \$((16#\$gpa)) -lt \$((16#\$1 + \$2)) ]"
+t_check "6.12 + fix: the selftest passes, 7 of 7, KVM_EXIT_MEMORY_FAULT inside the slot" jq_true "$f/summary.json" \
+	'.pfnmap.kselftest.exit == 0 and .pfnmap.kselftest.passed == 7 and .pfnmap.kselftest.failed == 0 and
+	 (.pfnmap.kselftest.output | any(test("^# disabled read: .*KVM_EXIT_MEMORY_FAULT gpa 0xc000")))'
+sed 's/^/# /' "$OUT/matrix.txt"
+
 # QEMU 7.2 stops the VM on the -EFAULT ("kvm run failed Bad address"), or,
 # where KVM exits to it for the BAR while its memslot is being replaced,
 # reads the zapped mapping itself and dies of SIGBUS: the VM is gone either way.
@@ -108,6 +142,10 @@ t_check "no boot was judged that the emulator wedged (harness faults listed, not
 r=$OUT/report/summary.json
 t_check "report: the fixed pair's race row PASS, the stock and control rows FAIL" bash -c "
 	jqs '[.rows[] | select(.vmm == \"bartoggle-repro\" and .arm == \"vfio race\")] |
+		(map(select(.kernel | test(\"kvm-patched\"))) | length == 1 and .[0].verdict == \"PASS\") and
+		(map(select(.kernel | test(\"kvm-patched\") | not)) | length == 2 and all(.verdict == \"FAIL\"))' <'$r'"
+t_check "report: the pfnmap race rows as the vfio ones: the fix PASS, stock and control FAIL" bash -c "
+	jqs '[.rows[] | select(.vmm == \"bartoggle-repro\" and .arm == \"pfnmap race\")] |
 		(map(select(.kernel | test(\"kvm-patched\"))) | length == 1 and .[0].verdict == \"PASS\") and
 		(map(select(.kernel | test(\"kvm-patched\") | not)) | length == 2 and all(.verdict == \"FAIL\"))' <'$r'"
 t_check "report: evidence of the fixed pair names the patch and the bound" bash -c "

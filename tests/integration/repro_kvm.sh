@@ -29,7 +29,7 @@ mmio-exit|memory-fault-exit) verdict=PASS rc_want=0 ;;
 esac
 
 mkdir -p "$OUT"
-t_plan 42
+t_plan 44
 t_diag "host $(uname -r), expecting '$expect' from the stand-in backings"
 
 # run NAME JSON ARGS...: runs the reproducer, keeps its KTAP and stderr.
@@ -165,6 +165,21 @@ as_nobody_repro() {
 	rm -rf "$tmp"
 	return $rc
 }
+# The helper module is never loaded on this host (its kernel is not ours):
+# the pfnmap backing and the selftest say so and skip.
+if [ ! -e /dev/bartoggle_pfnmap ]; then
+	skip_case "pfnmap without the helper module" "load the helper module (make kmod; insmod" \
+		"$REPRO" --json "$OUT/skip.jsonl" --backing pfnmap
+	"$BUILD/static/pfnmap_memory_fault_test" >"$OUT/kselftest.out" 2>&1
+	rc=$?
+	t_check "selftest without the helper module: exit 4, one KTAP document with a plan of 0 and the reason" bash -c "
+		[ $rc = 4 ] && [ \"\$(head -n 1 '$OUT/kselftest.out')\" = 'KTAP version 1' ] &&
+		grep -qx '1..0 # SKIP /dev/bartoggle_pfnmap: No such file or directory (load bartoggle_pfnmap.ko)' '$OUT/kselftest.out' &&
+		[ \$(wc -l <'$OUT/kselftest.out') = 2 ]"
+else
+	t_skip "skip: pfnmap without the helper module" "/dev/bartoggle_pfnmap exists here"
+	t_skip "selftest without the helper module" "/dev/bartoggle_pfnmap exists here"
+fi
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	skip_case "no permission for /dev/kvm" "no permission" as_nobody_repro
 else

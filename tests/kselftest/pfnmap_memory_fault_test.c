@@ -111,13 +111,18 @@ static bool host_read(volatile uint32_t *p, uint32_t *val)
 
 static void describe(const struct bt_run_result *res, char *buf, size_t len)
 {
-	if (res->ret < 0)
-		snprintf(buf, len, "KVM_RUN = -1, errno %d (%s), exit_reason %#x%s",
-			 res->err, strerror(res->err), res->exit_reason,
-			 res->exit_reason_untouched ? " (untouched: stale)" : "");
-	else
+	if (res->ret >= 0)
 		snprintf(buf, len, "KVM_RUN = %d, exit_reason %u (%s)", res->ret,
 			 res->exit_reason, bt_run_kind_name(res->kind));
+	else if (res->exit_reason_untouched)
+		snprintf(buf, len, "KVM_RUN = -1, errno %d (%s), exit_reason untouched (%#x, set before the call)",
+			 res->err, strerror(res->err), res->exit_reason);
+	else if (res->exit_reason != KVM_EXIT_MEMORY_FAULT)
+		snprintf(buf, len, "KVM_RUN = -1, errno %d (%s), stale exit_reason %u",
+			 res->err, strerror(res->err), res->exit_reason);
+	else
+		snprintf(buf, len, "KVM_RUN = -1, errno %d (%s), exit_reason %u",
+			 res->err, strerror(res->err), res->exit_reason);
 }
 
 /* One guest pass: an IO exit carrying what the guest read. */

@@ -92,6 +92,22 @@ START_TEST(full_race)
 }
 END_TEST
 
+/* The helper module's BAR is sized like a stand-in's; no device, no IOMMU. */
+START_TEST(pfnmap_is_a_sized_standin)
+{
+	struct repro_opts o;
+
+	ck_assert_int_eq(parse(&o, "--backing=pfnmap", "--mode=race", "--size=16K",
+			       "--offset=0x3ffc", NULL), REPRO_PARSE_OK);
+	ck_assert_str_eq(o.backing->name, "pfnmap");
+	ck_assert(!o.backing->needs_device);
+	ck_assert_uint_eq(o.size, 16384);
+	ck_assert_ptr_null(o.bdf);
+	ck_assert_int_eq(parse(&o, "--backing=pfnmap", "--offset=0x4000", "--size=16K", NULL),
+			 REPRO_PARSE_USAGE);
+}
+END_TEST
+
 START_TEST(bdf_selects_vfio)
 {
 	struct repro_opts o;
@@ -130,6 +146,8 @@ static const struct {
 	{ { "0000:00:20.0" }, "not a PCI address" },
 	{ { "--backing=vfio" }, "needs a BDF" },
 	{ { "--backing=shmem", "0000:00:01.0" }, "conflicts with --backing=shmem" },
+	{ { "--backing=pfnmap", "0000:00:01.0" }, "conflicts with --backing=pfnmap" },
+	{ { "--backing=pfnmap", "--iommu=type1" }, "only apply to --backing=vfio" },
 	{ { "--backing=dmabuf" }, "want vfio|pfnmap|shmem|mprotect" },
 	{ { "--mode=held", "--cycles=5" }, "do not apply to --mode=held" },
 	{ { "--dwell-on-us=5" }, "do not apply to --mode=held" },
@@ -212,6 +230,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, full_race);
 	tcase_add_test(tc, bdf_selects_vfio);
+	tcase_add_test(tc, pfnmap_is_a_sized_standin);
 	tcase_add_test(tc, help);
 	tcase_add_loop_test(tc, rejects, 0,
 			    sizeof(usage_errors) / sizeof(usage_errors[0]));
