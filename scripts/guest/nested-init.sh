@@ -46,21 +46,24 @@ l1_under_test
 
 # A step that outlives its limit is stuck inside L1's kernel: frame where
 # each of its threads is blocked, dump blocked tasks to the console, kill it.
+# A watchdog, not a poll: the step ends the moment its process does (a
+# 1 s poll cost every step up to a second, most of a lane of short steps).
 watch_step() {
-	pid=$1 limit=$2 name=$3 t=0
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$t" -ge "$limit" ]; then
-			for task in /proc/"$pid"/task/*; do
-				frame hang "$name" "tid ${task##*/} $(sed -n 's/^State:\t//p' "$task/status") wchan=$(cat "$task/wchan")"
-				while IFS= read -r line; do frame hang "$name" "  $line"; done <"$task/stack"
-			done
-			echo w >/proc/sysrq-trigger
-			kill -KILL "$pid"
-			return 1
-		fi
-		sleep 1
-		t=$((t + 1))
-	done
+	pid=$1 limit=$2 name=$3
+	(
+		trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+		sleep "$limit" &
+		nap=$!
+		wait "$nap"
+		kill -0 "$pid" 2>/dev/null || exit 0
+		for task in /proc/"$pid"/task/*; do
+			frame hang "$name" "tid ${task##*/} $(sed -n 's/^State:\t//p' "$task/status") wchan=$(cat "$task/wchan")"
+			while IFS= read -r line; do frame hang "$name" "  $line"; done <"$task/stack"
+		done
+		echo w >/proc/sysrq-trigger
+		kill -KILL "$pid"
+	) &
+	watchdog=$!
 }
 
 # begin NAME: a new step, false when an earlier boot already did it.
@@ -83,6 +86,8 @@ run() {
 	watch_step "$pid" "$limit" "$name"
 	wait "$pid"
 	rc=$?
+	kill "$watchdog" 2>/dev/null
+	wait "$watchdog" 2>/dev/null
 	frame_file ktap "$name" "/tmp/$name.ktap"
 	frame_file stderr "$name" "/tmp/$name.err"
 	[ -s "/tmp/$name.jsonl" ] && frame rec "$name" "$(tail -n 1 "/tmp/$name.jsonl")"

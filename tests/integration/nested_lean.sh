@@ -3,9 +3,9 @@
 # no vfio, the helper module's pfnmap backing alone. It must reach the same
 # verdicts as the full lane on the same kernels (Debian 6.1 stock: efault;
 # 6.12 + fixes/kvm-memory-fault-exit.patch: memory-fault-exit and a soak
-# that survives), run the module checks and the selftest, and be ready
-# sooner than the intel-iommu lane on the same kernel (nested_lane.sh's, when
-# it ran before this test).
+# that survives), run the module checks and the selftest, on a kernel of
+# your own too (--kdir). Its time next to the intel-iommu lane is measured,
+# not asserted (README, "In the nested lane, next to vfio").
 set -u
 . "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
@@ -28,6 +28,16 @@ scripts/nested-lane.sh --repro "$REPRO" --lean --kernel debian-6.12 \
 	--kvm-patch fixes/kvm-memory-fault-exit.patch --soak "$SOAK" --out "$OUT/6.12-fix" \
 	--trials "$TRIALS" >"$OUT/6.12-fix.out" 2>"$OUT/6.12-fix.err"
 rcfix=$?
+# A kernel of your own: Debian's 6.12 image and modules passed as files,
+# its headers as the tree the module is built against (--kdir).
+CACHE=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle}
+own=$(scripts/kernel-fetch.sh debian-6.12 "$CACHE" 2>/dev/null)
+own_rel=$(ls "$own/lib/modules" | head -n 1)
+own_kdir=$CACHE/kheaders/$own_rel/usr/src/linux-headers-$own_rel
+scripts/kmod-build.sh --kernel debian-6.12 >/dev/null 2>&1	# unpacks those headers
+scripts/nested-lane.sh --repro "$REPRO" --lean --kernel "$(ls "$own"/boot/vmlinuz-* | head -n 1)" \
+	--modroot "$own" --kdir "$own_kdir" --trials 5 --out "$OUT/own" >"$OUT/own.out" 2>"$OUT/own.err"
+rcown=$?
 a=$OUT/6.1/summary.json
 b=$OUT/6.12-fix/summary.json
 
@@ -63,13 +73,12 @@ t_check "lean: the module checks pass on both kernels" bash -c "
 		jqs '(.pfnmap.module[\"unload-while-mapped\"] | startswith(\"refused: \")) and
 			.pfnmap.module[\"after-kill\"] == \"refcnt 0 pages_live 0\" and .pfnmap.module.unload == \"ok\"' <\$f || exit 1
 	done"
+t_check "a kernel of your own (--kernel VMLINUZ --modroot --kdir): module built against that tree, efault, selftest fails" bash -c "
+	[ $rcown = 0 ] && jqs --arg k '$own_kdir' '.lane.kvm_build.kind == \"local\" and .pfnmap.kmod.tree == \$k and
+		.pfnmap.held.outcome == \"efault\" and .pfnmap.race.judged_outcomes == {\"efault\": .pfnmap.race.conclusive} and
+		.pfnmap.race.completed == 5 and .pfnmap.kselftest.exit == 1' <'$OUT/own/summary.json'"
+# What the lean lane saves, measured, not asserted: next to nested_lane.sh's
+# intel-iommu lane on 6.1 (when it ran first), L1's ready time and the lane.
 full=$ROOT/nested/full/summary.json
-jq -r --slurpfile l "$a" '"# L1 ready after: lean \($l[0].boot_s) s, intel-iommu lane \(.boot_s) s; lane wall time: lean \($l[0].elapsed_s) s (pfnmap alone), intel-iommu \(.elapsed_s) s (vfio and pfnmap)"' \
-	"$full" 2>/dev/null || true
-if [ -s "$full" ] && jqs '.boot_s != null and (.lane.l1_kernel | startswith("6.1."))' <"$full"; then
-	t_check "lean 6.1 is ready sooner than the intel-iommu lane on 6.1" bash -c "
-		jqs --slurpfile l '$a' '\$l[0].boot_s < .boot_s' <'$full'"
-else
-	t_skip "lean vs intel-iommu boot" "no 6.1 intel-iommu lane summary with boot_s in $full (nested_lane.sh runs first)"
-fi
+[ -s "$full" ] && jq -r --slurpfile l "$a" '"# L1 ready after QEMU start: lean \($l[0].ready_s) s, intel-iommu lane \(.ready_s) s; lane: lean \($l[0].elapsed_s) s (pfnmap alone), intel-iommu \(.elapsed_s) s (vfio and pfnmap)"' "$full"
 t_done
