@@ -50,7 +50,7 @@ static const uint8_t guest_code[] = {
 	0xeb, 0xf7,
 };
 
-static unsigned int test_nr, failed;
+static unsigned int test_nr, failed, skipped;
 
 static void ksft_result(bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -69,8 +69,10 @@ static void ksft_result(bool ok, const char *fmt, ...)
 
 static void ksft_skip_rest(unsigned int planned, const char *why)
 {
-	while (test_nr < planned)
+	while (test_nr < planned) {
 		printf("ok %u # SKIP %s\n", ++test_nr, why);
+		skipped++;
+	}
 }
 
 static void ksft_print_msg(const char *fmt, ...)
@@ -254,6 +256,7 @@ int main(int argc, char **argv)
 	ret = syscall(SYS_delete_module, BT_PFNMAP_MODULE, O_NONBLOCK);
 	if (ret && errno == EPERM) {
 		printf("ok %u helper_unload_refused_while_mapped # SKIP no CAP_SYS_MODULE\n", ++test_nr);
+		skipped++;
 	} else {
 		ok = ret && (errno == EWOULDBLOCK || errno == EBUSY);
 		if (!ok)
@@ -271,6 +274,7 @@ int main(int argc, char **argv)
 
 	bt_vcpu_cleanup(&vcpu);
 	bt_vm_cleanup(&vm);
-	printf("# Totals: pass:%u fail:%u\n", test_nr - failed, failed);
+	printf("# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:%u error:0\n",
+	       test_nr - failed - skipped, failed, skipped);
 	return failed ? KSFT_FAIL : KSFT_PASS;
 }
