@@ -16,8 +16,10 @@
 #                  [--accel auto|kvm|tcg] [--stall S]
 #
 # --lean: no intel-iommu, no edu, no vfio: the pfnmap backing alone (held,
-# trials, soak, control), the module checks and the selftest; boots and
-# runs faster. --no-pfnmap: vfio alone, as before the helper module.
+# trials, soak, control), the module checks and the selftest, for a kernel
+# without the IOMMU or vfio (not faster to boot under TCG: README, "In the
+# nested lane, next to vfio"); with no module for the kernel it exits 1 (4
+# when the headers cannot be had). --no-pfnmap: vfio alone.
 # --kdir DIR: the kernel tree (or headers) the module is built against for
 # a --kernel VMLINUZ of your own (default: MODROOT/lib/modules/*/build);
 # without one the pfnmap steps are skipped, and lane.json says why.
