@@ -91,7 +91,7 @@ static int pfnmap_init(struct bt_backing *b, const struct bt_backing_opts *o,
 	b->fd = open(BT_PFNMAP_DEVICE, O_RDWR | O_CLOEXEC);
 	if (b->fd < 0) {
 		*why = errno == ENOENT ?
-			"no " BT_PFNMAP_DEVICE ": load the helper module (make kmod; insmod kmod/"
+			"no " BT_PFNMAP_DEVICE ": load the helper module (make kmod; insmod build/kmod/"
 			BT_PFNMAP_MODULE ".ko)" : "open " BT_PFNMAP_DEVICE;
 		return -errno;
 	}
@@ -123,7 +123,7 @@ static int pfnmap_disable(struct bt_backing *b)
 int __bt_backing_pfnmap_stats(const struct bt_backing *b,
 			      struct bt_pfnmap_stats *st)
 {
-	if (strcmp(b->ops->name, "pfnmap") || b->fd < 0)
+	if (!b->ops || b->ops->init != pfnmap_init || b->fd < 0)
 		return -EINVAL;
 	return ioctl(b->fd, BT_PFNMAP_IOC_STATS, st) ? -errno : 0;
 }

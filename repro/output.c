@@ -142,8 +142,7 @@ int write_record(struct repro *r, enum bt_outcome outcome,
 	bt_json_set_str(rec, "signature", run_signature(r, outcome));
 	if (r->vm.vm_fd >= 0 && r->vcpus[0].r)
 		record_vmm(rec, r);
-	if (r->bk.ops && r->bk.fd >= 0)
-		record_pfnmap(rec, r);
+	record_pfnmap(rec, r);
 	bt_json_set_bool(rec, "repro_interrupted", repro_interrupted);
 	bt_json_set_str(rec, "reason", r->reason[0] ? r->reason : NULL);
 	ret = bt_record_append(r->o->json, rec);

@@ -52,23 +52,23 @@ if [ -n "$kernel" ]; then
 	debian|debian-*|debian:*) ;;
 	*) log "--kernel $kernel: Debian kernels only; for your own tree use --kdir DIR"; exit 2 ;;
 	esac
-	stock=$("$here/kernel-fetch.sh" "$kernel" "$cache") || exit $?
-	release=$(ls "$stock/lib/modules" | head -n 1)
-	version=$(cat "$stock/.deb-version" 2>/dev/null) ||
-		{ log "$stock has no .deb-version (unpacked by an older kernel-fetch): remove it and rerun"; exit 1; }
+	debian_kernel "$kernel"
 	root=$cache/kheaders/$release
 	kdir=$root/usr/src/linux-headers-$release
 	if [ ! -e "$root/.complete" ]; then
 		hdr=$(deb_fetch "linux-headers-$release" "$version")
 		# The arch headers name the common ones and linux-kbuild in Depends.
-		common=$(dpkg-deb -f "$hdr" Depends | grep -o 'linux-headers-[^ ,]*-common' | head -n 1)
-		kbuild=$(dpkg-deb -f "$hdr" Depends | grep -o 'linux-kbuild-[^ ,]*' | head -n 1)
+		depends=$(dpkg-deb -f "$hdr" Depends)
+		common=$(grep -o 'linux-headers-[^ ,]*-common' <<<"$depends" | head -n 1 || true)
+		kbuild=$(grep -o 'linux-kbuild-[^ ,]*' <<<"$depends" | head -n 1 || true)
 		[ -n "$common" ] && [ -n "$kbuild" ] ||
 			{ log "$(basename "$hdr") names no -common or linux-kbuild package"; exit 1; }
-		debs=("$hdr" "$(deb_fetch "$common" "$version")" "$(deb_fetch "$kbuild" "$version")")
+		# One by one: a failed download exits here with its status (4).
+		common_deb=$(deb_fetch "$common" "$version")
+		kbuild_deb=$(deb_fetch "$kbuild" "$version")
 		rm -rf "$root.tmp"
 		mkdir -p "$root.tmp"
-		for d in "${debs[@]}"; do dpkg -x "$d" "$root.tmp"; done
+		for d in "$hdr" "$common_deb" "$kbuild_deb"; do dpkg -x "$d" "$root.tmp"; done
 		# Its Makefile includes the common tree by its installed path.
 		sed -i "s|^include /usr/src/|include $root/usr/src/|" \
 			"$root.tmp/usr/src/linux-headers-$release/Makefile"

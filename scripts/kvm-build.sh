@@ -54,10 +54,7 @@ for tool in make gcc flex bison bc patch strip depmod; do
 done
 [ -e /usr/include/libelf.h ] || { log "no libelf.h: make deps installs libelf-dev"; exit 4; }
 
-stock=$("$here/kernel-fetch.sh" "$kernel" "$cache") || exit $?
-release=$(ls "$stock/lib/modules" | head -n 1)
-version=$(cat "$stock/.deb-version" 2>/dev/null) ||
-	{ log "$stock has no .deb-version (unpacked by an older kernel-fetch): remove it and rerun"; exit 1; }
+debian_kernel "$kernel"
 series=$(echo "$release" | sed -n 's/^\([0-9]*\.[0-9]*\)[.-].*/\1/p')
 mkdir -p "$cache/debs" "$cache/kbuild" "$cache/kvm"
 

@@ -100,23 +100,24 @@ start=$(date +%s.%N)
 case $control in ''|*[!0-9]*) log "--control wants whole seconds"; exit 2 ;; esac
 kernel_spec=$kernel
 l1_kernel "$kernel" "$modroot" "$kvm_rebuild" "${kvm_patches[@]}" || exit $?
-# The helper module for L1's kernel (a patched KVM keeps the release: the
-# stock headers build it). Built next to the reproducer: the selftest.
-kmod_json=null kmod_files=()
+# The helper module for L1's kernel: from Debian's headers for a Debian one
+# (a patched KVM keeps the release), else against --kdir or the modroot's
+# build link. The selftest is built next to the reproducer.
+kmod_json=null kmod_files=() kmod_args=()
 if [ "$pfnmap" = 1 ]; then
 	selftest=$(dirname "$repro")/pfnmap_memory_fault_test
 	[ -x "$selftest" ] || { log "no $selftest (make $selftest)"; exit 2; }
-	if [ -z "$kdir" ] && [[ $kernel_spec != debian* ]]; then
-		kdir=$(ls -d "$modroot"/lib/modules/*/build 2>/dev/null | head -n 1)
-	fi
-	if [[ $kernel_spec = debian* ]]; then
-		kmod_dir=$("$here/kmod-build.sh" --kernel "$kernel_spec" --cache "$cache")
-	elif [ -n "$kdir" ]; then
-		kmod_dir=$("$here/kmod-build.sh" --kdir "$kdir" --cache "$cache")
+	if [ "$(jq -r .kind <<<"$kvm_build")" != local ]; then
+		kmod_args=(--kernel "$kernel_spec")
 	else
-		false
+		[ -n "$kdir" ] || kdir=$(ls -d "$modroot"/lib/modules/*/build 2>/dev/null | head -n 1)
+		[ -n "$kdir" ] && kmod_args=(--kdir "$kdir")
 	fi
-	rc=$?
+	rc=none
+	if [ ${#kmod_args[@]} -gt 0 ]; then
+		kmod_dir=$("$here/kmod-build.sh" "${kmod_args[@]}" --cache "$cache")
+		rc=$?
+	fi
 	if [ "$rc" = 0 ]; then
 		kmod_json=$(jq -c . "$kmod_dir/kmod-build.json")
 		kmod_files=(--file "$kmod_dir/bartoggle_pfnmap.ko:/lib/bartoggle/bartoggle_pfnmap.ko"
@@ -126,7 +127,7 @@ if [ "$pfnmap" = 1 ]; then
 		exit "$([ "$rc" = 4 ] && echo 4 || echo 1)"
 	else
 		why="no helper module: kmod-build.sh exit $rc"
-		[ -z "$kdir" ] && [[ $kernel_spec != debian* ]] && why="no kernel tree for the helper module (--kdir DIR)"
+		[ "$rc" = none ] && why="no kernel tree for the helper module (--kdir DIR)"
 		log "$why: the pfnmap steps are skipped"
 		kmod_json=$(jq -nc --arg why "$why" '{skipped: $why}')
 		pfnmap=0

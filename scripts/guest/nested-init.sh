@@ -127,6 +127,7 @@ fi
 # The helper module: the same KVM path as vfio-pci's, no device, no IOMMU.
 ko=/lib/bartoggle/bartoggle_pfnmap.ko
 mod=/sys/module/bartoggle_pfnmap
+mod_state() { echo "refcnt $(cat $mod/refcnt 2>/dev/null) pages_live $(cat $mod/parameters/pages_live 2>/dev/null)"; }
 if insmod "$ko" 2>/tmp/kmod.err; then
 	frame kmod load "ok version $(cat $mod/version 2>/dev/null)"
 else
@@ -147,7 +148,7 @@ if begin pfnmap-module; then
 		sleep 0.2
 		t=$((t + 1))
 	done
-	frame kmod users "refcnt $(cat $mod/refcnt 2>/dev/null) pages_live $(cat $mod/parameters/pages_live 2>/dev/null)"
+	frame kmod users "$(mod_state)"
 	if rmmod bartoggle_pfnmap 2>/tmp/rmmod.err; then
 		frame kmod unload-while-mapped "UNLOADED while a VM mapped it"
 	else
@@ -155,7 +156,7 @@ if begin pfnmap-module; then
 	fi
 	kill -KILL "$user"
 	wait "$user"
-	frame kmod after-kill "refcnt $(cat $mod/refcnt 2>/dev/null) pages_live $(cat $mod/parameters/pages_live 2>/dev/null)"
+	frame kmod after-kill "$(mod_state)"
 	if rmmod bartoggle_pfnmap 2>/tmp/rmmod.err; then
 		frame kmod unload "ok"
 	else

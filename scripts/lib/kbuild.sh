@@ -25,6 +25,17 @@ deb_fetch() {
 	echo "$deb"
 }
 
+# debian_kernel SPEC: the Debian kernel image to build against
+# (scripts/kernel-fetch.sh, cached). Sets $stock (its unpacked root),
+# $release and $version (its .deb's, which its source and headers packages
+# must match). Needs $here.
+debian_kernel() {
+	stock=$("$here/kernel-fetch.sh" "$1" "$cache") || exit $?
+	release=$(ls "$stock/lib/modules" | head -n 1)
+	version=$(cat "$stock/.deb-version" 2>/dev/null) ||
+		{ log "$stock has no .deb-version (unpacked by an older kernel-fetch): remove it and rerun"; exit 1; }
+}
+
 # kernel_cc CONFIG: the compiler the kernel was built with (its .config
 # names it), so that modules are built as the image was; gcc if absent.
 kernel_cc() {
