@@ -50,7 +50,7 @@ UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 .SECONDARY:
 .PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
-	nested-matrix kmod bench report clean
+	nested-matrix qemu-fixed kmod bench report clean
 all: $(REPRO) $(AGENT) $(RUN)
 
 deps:
@@ -168,6 +168,14 @@ kmod: $(KMOD_SRCS)
 	@cp $(KMOD_SRCS) $(O)/kmod/
 	$(MAKE) -C "$(KDIR)" M="$(abspath $(O)/kmod)" O= modules
 	@echo "kmod: $(O)/kmod/bartoggle_pfnmap.ko (load: insmod $(O)/kmod/bartoggle_pfnmap.ko)" >&2
+
+# Debian's QEMU source, built minimal twice: unpatched (the control) and with
+# fixes/qemu/*.patch; cached in $$BARTOGGLE_CACHE/qemu (scripts/qemu-build.sh).
+# Prints the patched binary's path.
+qemu-fixed:
+	@scripts/deps.sh --qemu-build
+	@scripts/qemu-build.sh --control >/dev/null
+	@scripts/qemu-build.sh
 
 # Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
 BENCH_CYCLES	?= 2000

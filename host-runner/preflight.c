@@ -22,6 +22,7 @@
 #include "bartoggle/config.h"
 #include "bartoggle/kvm.h"
 #include "bartoggle/log.h"
+#include "bartoggle/qemubuild.h"
 #include "bartoggle/record.h"
 #include "bartoggle/stats.h"
 #include "bartoggle/sysfs.h"
@@ -36,16 +37,20 @@ static int check(bool ok, const char *what, const char *detail, const char *fix)
 	return ok ? 0 : 1;
 }
 
-/* First line of `cmd --version`. */
-static void qemu_version(const char *qemu, char *out, size_t len)
+#define QEMU_LINE_MAX 256
+
+/* First line of `cmd --version` into @line, its version number into @out. */
+static void qemu_version(const char *qemu, char *line, char *out, size_t len)
 {
-	char cmd[PATH_MAX + 32], line[256] = "";
+	char cmd[PATH_MAX + 32];
 	FILE *p;
+
+	line[0] = '\0';
 
 	snprintf(cmd, sizeof(cmd), "'%s' --version 2>/dev/null", qemu);
 	p = popen(cmd, "r");
 	if (p) {
-		if (!fgets(line, sizeof(line), p))
+		if (!fgets(line, QEMU_LINE_MAX, p))
 			line[0] = '\0';
 		pclose(p);
 	}
@@ -53,6 +58,29 @@ static void qemu_version(const char *qemu, char *out, size_t len)
 	/* "QEMU emulator version 7.2.22 (Debian ...)" -> "7.2.22" */
 	if (sscanf(line, "QEMU emulator version %63s", out) != 1)
 		snprintf(out, len, "%s", "");
+}
+
+/* Each [qemu] firmware directory must be one: QEMU says nothing of a wrong -L
+ * until a file it wants is missing. The number of failed checks. */
+static int check_firmware(const char *dirs)
+{
+	char detail[PATH_MAX + 32];
+	int fails = 0;
+	size_t n;
+
+	for (; *dirs; dirs += n + !!dirs[n]) {
+		struct stat st;
+		char dir[PATH_MAX];
+
+		n = strcspn(dirs, ":");
+		snprintf(dir, sizeof(dir), "%.*s", (int)n, dirs);
+		if (!n)
+			continue;
+		snprintf(detail, sizeof(detail), "-L %s", dir);
+		fails += check(!stat(dir, &st) && S_ISDIR(st.st_mode), "QEMU firmware", detail,
+			       "fix [qemu] firmware: directories that exist, colon-separated");
+	}
+	return fails;
 }
 
 static bool host_is_pvm(void)
@@ -129,12 +157,16 @@ int preflight(struct run_env *env, const struct bt_host_paths *hp,
 			       "--accel=tcg, or make /dev/kvm usable");
 
 	for (i = 0; i < c->nqemu; i++) {
-		qemu_version(c->qemu[i], env->qemu_version[i], sizeof(env->qemu_version[i]));
+		char line[QEMU_LINE_MAX];
+
+		qemu_version(c->qemu[i], line, env->qemu_version[i], sizeof(env->qemu_version[i]));
+		env->qemu_build[i] = bt_qemu_build(c->qemu[i], line);
 		snprintf(detail, sizeof(detail), "%s %s", c->qemu[i],
 			 env->qemu_version[i][0] ? env->qemu_version[i] : "(does not run)");
 		fails += check(env->qemu_version[i][0], "QEMU", detail,
 			       "apt-get install qemu-system-x86, or fix [qemu] binary");
 	}
+	fails += check_firmware(c->qemu_firmware);
 
 	if (c->emulated[0]) {
 		env->vendor = 0x1234;

@@ -39,6 +39,11 @@ struct json_object *make_record(const struct run_env *env, const struct iteratio
 	bt_json_set_str(o, "binary", c->qemu[it->qemu]);
 	bt_json_set_str(o, "version", env->qemu_version[it->qemu]);
 	bt_json_set_str(o, "accel", env->accel);
+	json_object_object_add(o, "build", json_object_get(env->qemu_build[it->qemu]));
+	if (it->memory_fault_retries >= 0)
+		bt_json_set_u64(o, "memory_fault_retries", it->memory_fault_retries);
+	else
+		bt_json_set_null(o, "memory_fault_retries");
 	o = bt_json_set_obj(rec, "device");
 	bt_json_set_str(o, "bdf", c->emulated[0] ? NULL : c->bdf);
 	snprintf(id, sizeof(id), "%04x", env->vendor);

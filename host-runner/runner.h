@@ -33,6 +33,7 @@ struct run_env {
 	char device_name[128];
 	uint16_t vendor, device;
 	char qemu_version[BT_CONFIG_MAX_QEMU][64];
+	struct json_object *qemu_build[BT_CONFIG_MAX_QEMU];	/* bt_qemu_build() */
 	int memory_fault_info;		/* -1: unknown */
 	char pidfile[PATH_MAX];		/* the running QEMU, for --restore */
 	bool quiet;
@@ -47,6 +48,8 @@ struct iteration {
 	enum bt_verdict verdict;
 	struct bt_counts counts;
 	uint64_t faults;
+	/* The VMM's kvm-memory-fault-retries over its vCPUs; -1: it has none */
+	int64_t memory_fault_retries;
 	bool have_counts;
 	bool finished;			/* the agent said done */
 	double duration_s;
@@ -88,6 +91,11 @@ int run_parse(int argc, char **argv, struct bt_config *c, struct args *a);
 int preflight(struct run_env *env, const struct bt_host_paths *hp, struct bt_bind_plan *plan);
 /* The guest image into <run>/image (or the configured one). 0 or an exit code. */
 int build_image(struct run_env *env);
+
+/* vmmstats.c: the fixed QEMU's retries summed over its vCPUs, or -1 (a
+ * QEMU without them, or no answer). @other gets the lines meanwhile. */
+int64_t vmm_memory_fault_retries(struct bt_qmp *qmp,
+				 void (*other)(void *ctx, const char *line), void *ctx);
 
 /* results.c */
 struct totals {

@@ -74,7 +74,7 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 		      const struct vm *vm, char **argv)
 {
 	const struct bt_config *c = env->cfg;
-	char extra[sizeof(c->qemu_args)], *tok, *save = NULL;
+	char extra[sizeof(c->qemu_args)], firmware[sizeof(c->qemu_firmware)], *tok, *save = NULL;
 	int n = 0;
 
 	add_arg(argv, &n, "%s", c->qemu[it->qemu]);
@@ -92,6 +92,12 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 	/* Tells --restore this QEMU is a runner's, and whose. */
 	add_arg(argv, &n, "-name");
 	add_arg(argv, &n, RUN_QEMU_NAME "%d", (int)getpid());
+	snprintf(firmware, sizeof(firmware), "%s", c->qemu_firmware);
+	for (tok = strtok_r(firmware, ":", &save); tok && n < 40; tok = strtok_r(NULL, ":", &save)) {
+		add_arg(argv, &n, "-L");
+		add_arg(argv, &n, "%s", tok);
+	}
+	save = NULL;
 	add_arg(argv, &n, "-machine");
 	add_arg(argv, &n, "q35");
 	add_arg(argv, &n, "-smp");
@@ -641,6 +647,13 @@ static void event_loop(const struct run_env *env, struct vm *vm,
 		}
 	}
 	it->duration_s = l.t_start ? (bt_now_ns() - l.t_start) / 1e9 : 0;
+	/* A stopped VM's QEMU still answers: the fix's counters are wanted
+	 * most then. */
+	if (!reap(vm) && vm->qmp.fd >= 0) {
+		struct qmp_ctx ctx = { .vm = vm, .it = it, .l = &l };
+
+		it->memory_fault_retries = vmm_memory_fault_retries(&vm->qmp, on_other_qmp_line, &ctx);
+	}
 }
 
 static void close_vm(struct vm *vm)
@@ -668,6 +681,7 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 
 	it->outcome = BT_OUTCOME_SURVIVED;
 	it->fail_ms = -1;
+	it->memory_fault_retries = -1;
 	it->events = json_object_new_array();
 	it->kmsg = json_object_new_array();
 	mkdir(it->dir, 0755);

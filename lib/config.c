@@ -44,6 +44,9 @@ static const struct key keys[] = {
 	  "TCG: one host thread for every vCPU, or one each (default single: see the README)" },
 	{ "qemu", "extra_args", "qemu-args", K_STR, F(qemu_args), 0, 0, NULL,
 	  "extra QEMU arguments, split on blanks" },
+	{ "qemu", "firmware", "qemu-firmware", K_STR, F(qemu_firmware), 0, 0, NULL,
+	  "directories QEMU looks in for its firmware first (-L), colon-separated: "
+	  "for a binary in a build tree, e.g. /usr/share/qemu:/usr/share/seabios" },
 	{ "qemu", "no_mmap", "no-mmap", K_BOOL, F(no_mmap), 0, 0, NULL,
 	  "control arm: vfio-pci x-no-mmap=on, every BAR access trapped by QEMU" },
 	{ "guest", "kernel", "kernel", K_STR, F(kernel), 0, 0, NULL,

@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bartoggle/jpath.h"
 #include "bartoggle/log.h"
+#include "bartoggle/qemubuild.h"
 #include "bartoggle/rowkey.h"
 #include "bartoggle/xalloc.h"
 
@@ -22,8 +24,14 @@ char *bt_rowkey_vmm(struct json_object *rec)
 {
 	const char *tool = bt_jpath_str(rec, "tool", "?");
 
-	if (!strcmp(tool, "run"))
-		return bt_xasprintf("QEMU %s", bt_jpath_str(rec, "qemu.version", "?"));
+	if (!strcmp(tool, "run")) {
+		char *build = bt_qemu_build_label(bt_jpath(rec, "qemu.build"));
+		char *vmm = bt_xasprintf("QEMU %s%s%s", bt_jpath_str(rec, "qemu.version", "?"),
+					 build ? " " : "", build ? build : "");
+
+		free(build);
+		return vmm;
+	}
 	return bt_xasprintf("bartoggle-%s", tool);
 }
 

@@ -2,12 +2,26 @@
 # Install what bartoggle needs from Debian's apt repositories, idempotently
 # and non-interactively. Does nothing (and needs no root) when all is there.
 # The second group builds a Debian kernel's KVM modules (scripts/kvm-build.sh).
+#
+#   deps.sh [--qemu-build]
+#
+# --qemu-build: also what a minimal build of Debian's QEMU source needs
+# (scripts/qemu-build.sh, make qemu-fixed); make demo does not need it.
 set -eu
 
 PACKAGES="gcc make libc6-dev linux-libc-dev pkg-config check libsubunit-dev
 libpci-dev libjson-c-dev libinih-dev jq qemu-system-x86 busybox-static cpio
 kmod gnuplot-nox pciutils xz-utils util-linux
 flex bison bc libelf-dev libssl-dev patch"
+QEMU_BUILD="dpkg-dev meson ninja-build python3 libglib2.0-dev libpixman-1-dev
+libslirp-dev libfdt-dev libcap-ng-dev libattr1-dev zlib1g-dev"
+
+case "${1:-}" in
+"") ;;
+--qemu-build) PACKAGES="$PACKAGES $QEMU_BUILD" ;;
+-h|--help) sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+*) echo "deps: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PACKAGES; do

@@ -28,6 +28,7 @@ struct bt_config {
 	char accel[8];			/* auto | kvm | tcg */
 	char tcg_thread[8];		/* single | multi */
 	char qemu_args[512];
+	char qemu_firmware[PATH_MAX];	/* -L directories, colon-separated */
 	bool no_mmap;
 	/* [guest] */
 	char kernel[PATH_MAX];		/* debian | host | path to a vmlinuz */
