@@ -15,11 +15,11 @@
 #include "bartoggle/log.h"
 #include "bartoggle/record.h"
 #include "bartoggle/report.h"
+#include "bartoggle/reportevidence.h"
 #include "bartoggle/rowkey.h"
 #include "bartoggle/version.h"
 #include "bartoggle/xalloc.h"
 
-#define MAX_LISTED	3	/* distinct commands, files, builds in an evidence file */
 #define MAX_RATE_SERIES	12
 
 void bt_report_init(struct bt_report *r, FILE *diag)
@@ -387,22 +387,6 @@ enum bt_verdict bt_report_verdict(const struct bt_report *r)
 	return v;
 }
 
-/* "vm-stopped=5 efault=1", most severe first as the taxonomy orders them. */
-static void outcome_list(const struct bt_report_row *row, FILE *out)
-{
-	bool first = true;
-	int i;
-
-	if (row->ur_fail_runs)
-		fprintf(out, "UR-violation-FAIL=%u ", row->ur_fail_runs);
-	for (i = BT_OUTCOME_NR - 1; i >= 0; i--) {
-		if (!row->outcomes[i])
-			continue;
-		fprintf(out, "%s%s=%u", first ? "" : " ", bt_outcome_name(i), row->outcomes[i]);
-		first = false;
-	}
-}
-
 static char *outcome_text(const struct bt_report_row *row)
 {
 	size_t len = 0;
@@ -410,24 +394,9 @@ static char *outcome_text(const struct bt_report_row *row)
 	FILE *m = open_memstream(&text, &len);
 
 	BT_ASSERT(m, "out of memory");
-	outcome_list(row, m);
+	bt_report_outcome_list(row, m);
 	fclose(m);
 	return text;
-}
-
-static void verdict_list(const struct bt_report_row *row, FILE *out)
-{
-	static const enum bt_verdict order[] = { BT_VERDICT_FAIL, BT_VERDICT_ERROR,
-						 BT_VERDICT_PASS, BT_VERDICT_SKIP };
-	const char *sep = "";
-	size_t i;
-
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (!row->verdicts[order[i]])
-			continue;
-		fprintf(out, "%s%u %s", sep, row->verdicts[order[i]], bt_verdict_name(order[i]));
-		sep = ", ";
-	}
 }
 
 /* The short form of the bound for a table cell. */
@@ -543,161 +512,6 @@ void bt_report_print_ktap(const struct bt_report *r, FILE *out)
 		free(outcomes);
 	}
 	bt_ktap_totals(&k);
-}
-
-#define EVIDENCE_INDENT	"               "
-
-typedef const char *(*run_value)(const struct bt_report_run *run, const char *path);
-
-static const char *run_field(const struct bt_report_run *run, const char *path)
-{
-	return bt_jpath_str(run->rec, path, NULL);
-}
-
-static const char *run_file(const struct bt_report_run *run, const char *path)
-{
-	(void)path;
-	return run->file;
-}
-
-/* The distinct values over a row's runs, one per line, MAX_LISTED at most. */
-static void distinct(const struct bt_report *r, const struct bt_report_row *row,
-		     run_value get, const char *path, FILE *out)
-{
-	const char *seen[MAX_LISTED];
-	size_t nseen = 0, more = 0, i, k;
-
-	for (i = 0; i < row->nruns; i++) {
-		const char *v = get(&r->runs[row->runs[i]], path);
-
-		if (!v)
-			continue;
-		for (k = 0; k < nseen && strcmp(seen[k], v); k++)
-			;
-		if (k < nseen)
-			continue;
-		if (nseen == MAX_LISTED) {
-			more++;
-			continue;
-		}
-		seen[nseen++] = v;
-	}
-	if (!nseen)
-		fprintf(out, "unknown (not in these records)\n");
-	for (k = 0; k < nseen; k++)
-		fprintf(out, "%s%s\n", k ? EVIDENCE_INDENT : "", seen[k]);
-	if (more)
-		fprintf(out, EVIDENCE_INDENT "(and %zu more)\n", more);
-}
-
-static const char *iommu_of(struct json_object *rec)
-{
-	const char *backing = bt_jpath_str(rec, "backing", "");
-
-	if (!strcmp(backing, "vfio"))
-		return bt_jpath_str(rec, "device.iommu", bt_jpath_str(rec, "options.iommu",
-			      "QEMU vfio-pci default (legacy container, type1)"));
-	if (!strcmp(backing, "emulated"))
-		return "none (QEMU's emulated device, no vfio)";
-	return "none (userspace stand-in backing, no device)";
-}
-
-/* Each patch the KVM under test was built with, by name and full hash. */
-static void patch_lines(struct json_object *patches, FILE *m)
-{
-	size_t i, n = json_object_is_type(patches, json_type_array) ?
-		json_object_array_length(patches) : 0;
-
-	for (i = 0; i < n; i++) {
-		struct json_object *p = json_object_array_get_idx(patches, i);
-
-		fprintf(m, "Patch:         %s sha256 %s\n", bt_jpath_str(p, "name", "?"),
-			bt_jpath_str(p, "sha256", "?"));
-	}
-}
-
-static char *evidence_text(const struct bt_report *r, const struct bt_report_row *row)
-{
-	struct json_object *first = r->runs[row->runs[0]].rec;
-	const struct bt_survival *s = &row->stats;
-	size_t len = 0, i;
-	char *text = NULL, words[320], now[32], bar[64] = "";
-	const char *t0 = NULL, *t1 = NULL;
-	uint64_t bar_size = 0;
-	FILE *m = open_memstream(&text, &len);
-
-	BT_ASSERT(m, "out of memory");
-	for (i = 0; i < row->nruns; i++) {
-		const char *t = bt_jpath_str(r->runs[row->runs[i]].rec, "time", NULL);
-
-		if (t && (!t0 || strcmp(t, t0) < 0))
-			t0 = t;
-		if (t && (!t1 || strcmp(t, t1) > 0))
-			t1 = t;
-	}
-	if (bt_jpath_u64(first, "device.bar_size", &bar_size) && bar_size)
-		snprintf(bar, sizeof(bar), ", BAR%llu %llu KiB",
-			 (unsigned long long)bt_record_option_u64(first, "bar", 0),
-			 (unsigned long long)bar_size / 1024);
-	bt_utc_now(now, sizeof(now));
-	bt_survival_words(s, words, sizeof(words));
-
-	fprintf(m, "bartoggle %s report, row R%d\n\n", bt_version, row->id);
-	fprintf(m, "Verdict:       %s (", bt_verdict_name(row->verdict));
-	verdict_list(row, m);
-	fprintf(m, ")\nKernel:        %s\nKernel build:  ", row->kernel);
-	distinct(r, row, run_field, "host.kernel_build", m);
-	if (bt_jpath_str(first, "host.kernel_variant", NULL))
-		fprintf(m, "KVM modules:   %s%s%s\n", bt_jpath_str(first, "host.kernel_variant", ""),
-			bt_jpath_str(first, "lane.kvm_build.source", NULL) ? ", built from " : "",
-			bt_jpath_str(first, "lane.kvm_build.source", ""));
-	patch_lines(bt_jpath(first, "lane.kvm_build.patches"), m);
-	fprintf(m, "KVM memory-fault info: %s\n",
-		!bt_jpath(first, "host.memory_fault_info") ? "unknown" :
-		json_object_get_int(bt_jpath(first, "host.memory_fault_info")) ?
-		"KVM_CAP_MEMORY_FAULT_INFO supported" : "KVM_CAP_MEMORY_FAULT_INFO absent");
-	if (!strcmp(bt_jpath_str(first, "tool", ""), "run"))
-		fprintf(m, "QEMU:          %s %s (accel %s), guest kernel %s\n",
-			bt_jpath_str(first, "qemu.binary", "?"), bt_jpath_str(first, "qemu.version", "?"),
-			bt_jpath_str(first, "qemu.accel", "?"), bt_jpath_str(first, "guest_kernel", "?"));
-	else
-		fprintf(m, "VMM:           %s (raw KVM ioctls, no QEMU)\n", row->vmm);
-	if (!strcmp(row->device, "-"))
-		fprintf(m, "Device:        none (a %s stand-in%s)\n", bt_jpath_str(first, "backing", "?"), bar);
-	else
-		fprintf(m, "Device:        %s %s%s%s%s\n", row->device,
-			bt_jpath_str(first, "device.name", ""),
-			bt_jpath_str(first, "device.bdf", NULL) ? " at " : "",
-			bt_jpath_str(first, "device.bdf", ""), bar);
-	fprintf(m, "IOMMU:         %s\n", iommu_of(first));
-	fprintf(m, "Arm:           %s\n", row->arm);
-	fprintf(m, "Command:       ");
-	distinct(r, row, run_field, "command", m);
-	fprintf(m, "Runs:          %zu\n", row->nruns);
-	fprintf(m, "Cycles:        %llu, window hits %llu, UR violations %llu\n",
-		(unsigned long long)s->cycles,
-		(unsigned long long)row->window_hits, (unsigned long long)row->ur_violations);
-	fprintf(m, "Duration:      %.1f s of runs\n", row->duration_s);
-	fprintf(m, "Outcomes:      ");
-	outcome_list(row, m);
-	fprintf(m, "\n");
-	if (s->ttf_n)
-		fprintf(m, "First failure: median %.3g ms, p95 %.3g ms, max %.3g ms (%zu runs)\n",
-			s->ttf_median_ms, s->ttf_p95_ms, s->ttf_max_ms, s->ttf_n);
-	for (i = 0; i < row->nruns; i++) {
-		const char *sig = bt_jpath_str(r->runs[row->runs[i]].rec, "signature", NULL);
-
-		if (sig && bt_outcome_failing(r->runs[row->runs[i]].outcome)) {
-			fprintf(m, "Signature:     %s\n", sig);
-			break;
-		}
-	}
-	fprintf(m, "Bound:         %s\n", words);
-	fprintf(m, "Dates:         runs %s to %s; report %s\n", t0 ? t0 : "?", t1 ? t1 : "?", now);
-	fprintf(m, "Records:       ");
-	distinct(r, row, run_file, NULL, m);
-	fclose(m);
-	return text;
 }
 
 static struct json_object *dbl_or_null(double v)
@@ -1001,7 +815,7 @@ int __bt_report_write_all(const struct bt_report *r, const char *outdir)
 	keep_first(&ret, write_one(outdir, "ktap.txt", ktap));
 	for (i = 0; i < r->nrows; i++) {
 		snprintf(name, sizeof(name), "evidence-%s.txt", r->rows[i].slug);
-		keep_first(&ret, write_one(outdir, name, evidence_text(r, &r->rows[i])));
+		keep_first(&ret, write_one(outdir, name, bt_report_evidence_text(r, &r->rows[i])));
 	}
 	keep_first(&ret, write_one(outdir, "survival.dat", survival_data(r)));
 	keep_first(&ret, write_one(outdir, "ttf.dat", ttf_data(r)));

@@ -23,13 +23,21 @@ jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
 	--argjson lane "$(jq -c . "$out/lane.json" 2>/dev/null || echo null)" '
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-	def arm: {runs: length,
+	# The VMM column of bartoggle-run report (lib/rowkey.c, lib/qemubuild.c).
+	def vmm: "QEMU \(.qemu.version // "?")" + (.qemu.build as $b | ($b.kind // "unknown") as $k |
+		if $k == "unknown" then "" elif $k == "distribution" then " (\($b.package))"
+		elif $b.key then " [\($k) \($b.key)]" else " [\($k)]" end);
+	def arm0: {runs: length,
 		outcomes: (group_by(.outcome) | map({key: .[0].outcome, value: length}) | from_entries),
+		verdicts: (group_by(.verdict) | map({key: .[0].verdict, value: length}) | from_entries),
 		signatures: (map(.signature // empty) | unique),
 		time_to_death_ms: (map(.first_failure.ms // empty) | {median: median, max: max, min: min}),
 		cycles: (map(.counts.cycles) | add), window_hits: (map(.counts.window_hits) | add),
 		ur_reads: (map(.counts.ur_reads) | add), ur_violations: (map(.counts.ur_violations) | add),
-		qemu: (first | .qemu.version), guest_kernel: (first | .guest_kernel)};
+		memory_fault_retries: (map(.qemu.memory_fault_retries // empty) | add),
+		qemu: (first | .qemu.version), vmms: (map(vmm) | unique), guest_kernel: (first | .guest_kernel)};
+	# One row per QEMU under test (nested-full.sh --qemu, repeated).
+	def arm: arm0 + {by_vmm: (group_by(vmm) | map({key: (.[0] | vmm), value: (arm0 + {build: .[0].qemu.build})}) | from_entries)};
 	{schema: "bartoggle.nested-full/1", lane: $lane, complete: ($done == "1"), timed_out: ($timed_out == 1),
 	 elapsed_s: $elapsed, default: ($d | arm), no_mmap: ($n | arm),
 	 l2_emulated: (if ($e | length) > 0 then ($e | arm) else null end),
@@ -37,6 +45,7 @@ jq -n --slurpfile d "$out/default.jsonl" --slurpfile n "$out/no-mmap.jsonl" \
 	 sigkill_restore: ($sigkill | split("|"))}' >"$out/summary.json.tmp" &&
 	mv "$out/summary.json.tmp" "$out/summary.json"
 jq -r '"nested-full: default: \(.default.runs) runs, \(.default.outcomes | tojson), time to VM death median \(.default.time_to_death_ms.median) ms (min \(.default.time_to_death_ms.min), max \(.default.time_to_death_ms.max))",
+	(.default.by_vmm | select(length > 1) | to_entries[] | "nested-full: default on \(.key): \(.value.outcomes | tojson), \(.value.cycles) cycles, \(.value.window_hits) window hits, \(.value.ur_reads) UR reads, \(.value.ur_violations) UR violations, \(.value.memory_fault_retries // "no") memory-fault retries"),
 	"nested-full: default signature: \(.default.signatures | join("; "))",
 	"nested-full: x-no-mmap: \(.no_mmap.runs) runs, \(.no_mmap.outcomes | tojson), \(.no_mmap.cycles) cycles, \(.no_mmap.window_hits) window hits, \(.no_mmap.ur_reads) UR reads, \(.no_mmap.ur_violations) UR violations",
 	"nested-full: l2-emulated: \(if .l2_emulated then "\(.l2_emulated.outcomes | tojson), \(.l2_emulated.cycles) cycles" else "not run" end)",

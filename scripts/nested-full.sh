@@ -8,11 +8,11 @@
 # --restore.
 #
 #   nested-full.sh --run BIN --agent BIN [--out DIR] [--iterations N]
-#                  [--cycles N] [--nommap-cycles N] [--nommap-args A,B,...]
+#                  [--cycles N] [--default-args A,B,...] [--nommap-cycles N] [--nommap-args A,B,...]
 #                  [--emulated-cycles N] [--l1-smp N] [--timeout S]
 #                  [--kernel debian|debian-SERIES|VMLINUZ --modroot DIR]
 #                  [--kvm-patch FILE]... [--kvm-rebuild] [--arms LIST]
-#                  [--kvmhold BIN]
+#                  [--kvmhold BIN] [--qemu BIN]... [--qemu-firmware DIRS]
 #
 # --kernel etc.: L1's kernel, the one under test, as in nested-lane.sh (L2
 # stays Debian's default kernel). --arms: which of default, no-mmap,
@@ -21,6 +21,18 @@
 # in static/), which holds one VM open all along.
 #
 # --l1-smp: L1's vCPUs for the x-no-mmap arm's boot (default 1).
+# --default-args: extra bartoggle-run options for the default arm, comma-
+# separated like --nommap-args (e.g. --dwell-off-us,200).
+#
+# --qemu: the QEMU under test, the one L1 runs L2 with (default: the host's
+# own, /usr/bin/qemu-system-x86_64); repeat it and every arm runs each in
+# turn (bartoggle-run's QEMU matrix). Any binary built for this host: the
+# directory above its own (a build tree's source directory, or
+# scripts/qemu-build.sh's <version>-<kind>-<key>) is shared read-only with
+# L1 at the same path, so it finds its firmware and its
+# bartoggle-build.json as on the host, and records name the host's path.
+# --qemu-firmware: bartoggle-run's [qemu] firmware for it (-L, colon-
+# separated), shared likewise where not under /usr.
 #
 # --emulated-cycles adds an arm with L2's own emulated edu (no vfio) under
 # L1's KVM: the same trapped-MMIO exits as x-no-mmap, without vfio.
@@ -37,9 +49,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 # one L1 CPU, and MEM held off 200 us per cycle so that trapped reads land
 # in the window.
 run="" agent="" out="" iterations=5 cycles=20000 nommap_cycles=20000
-nommap_args="--dwell-off-us,200" timeout=1500 emulated_cycles=0 l1_smp=1
+nommap_args="--dwell-off-us,200" default_args="" timeout=1500 emulated_cycles=0 l1_smp=1
 cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle} qemu=${BARTOGGLE_QEMU:-qemu-system-x86_64}
 kernel=debian modroot="" kvm_patches=() kvm_rebuild=0 want_arms=default,no-mmap,sigkill kvmhold=""
+vmm=() vmm_firmware=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--run) run=$2; shift ;;
@@ -49,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--cycles) cycles=$2; shift ;;
 	--nommap-cycles) nommap_cycles=$2; shift ;;
 	--nommap-args) nommap_args=$2; shift ;;
+	--default-args) default_args=$2; shift ;;
 	--emulated-cycles) emulated_cycles=$2; shift ;;
 	--l1-smp) l1_smp=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
@@ -58,6 +72,8 @@ while [ $# -gt 0 ]; do
 	--kvm-rebuild) kvm_rebuild=1 ;;
 	--arms) want_arms=$2; shift ;;
 	--kvmhold) kvmhold=$2; shift ;;
+	--qemu) vmm+=("$2"); shift ;;
+	--qemu-firmware) vmm_firmware=$2; shift ;;
 	-h|--help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 	*) echo "nested-full: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -75,6 +91,40 @@ done
 [ -n "$kvmhold" ] || kvmhold=$(dirname "$run")/static/bt-kvmhold
 [ -x "$kvmhold" ] || { log "no $kvmhold: L1 runs without a held VM"; kvmhold=""; }
 [ -n "$out" ] || out=results/nested-full/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname)
+mkdir -p "$out/work"
+
+# The QEMUs under test, and what of the host they need, for L1's /init
+# (work/vmm.conf: "mount TAG DIR", "qemu BIN", "firmware DIRS").
+vmm_shares=()
+share_for_l1() {	# DIR: shared at its own path unless L1 sees it already
+	local d
+	case $1 in /usr|/usr/*) return 0 ;; /) log "$2: its tree would be /: put it in a directory of its own"; exit 2 ;; esac
+	for d in "${vmm_shares[@]}"; do
+		case $1 in "$d"|"$d"/*) return 0 ;; esac
+	done
+	vmm_shares+=("$1")
+	echo "mount vmm${#vmm_shares[@]} $1" >>"$out/work/vmm.conf"
+}
+: >"$out/work/vmm.conf"
+for b in "${vmm[@]}"; do
+	r=$(realpath -e "$b" 2>/dev/null) && [ -x "$r" ] && [ -f "$r" ] ||
+		{ log "--qemu $b: not an executable file"; exit 2; }
+	case $r in *[[:space:]]*) log "--qemu $b: a path without blanks, please"; exit 2 ;; esac
+	"$r" --version >/dev/null 2>&1 || { log "--qemu $b: '$r --version' fails here, so it would in L1"; exit 2; }
+	share_for_l1 "$(dirname "$(dirname "$r")")" "--qemu $b"
+	echo "qemu $r" >>"$out/work/vmm.conf"
+done
+if [ -n "$vmm_firmware" ]; then
+	for d in ${vmm_firmware//:/ }; do
+		[ -d "$d" ] || { log "--qemu-firmware: $d is not a directory"; exit 2; }
+		share_for_l1 "$(realpath "$d")" "--qemu-firmware $d"
+	done
+	echo "firmware $vmm_firmware" >>"$out/work/vmm.conf"
+fi
+vmm_virtfs=()
+for i in "${!vmm_shares[@]}"; do
+	vmm_virtfs+=(-virtfs "local,path=${vmm_shares[$i]},mount_tag=vmm$((i + 1)),security_model=none,readonly=on")
+done
 # Multi-threaded TCG for this L1, unlike the other guests (scripts/lib/guest.sh
 # says why they are single-threaded): a whole L2 Debian boots inside it under
 # nested SVM, and with one host thread for L1's two vCPUs that boot took more
@@ -139,10 +189,10 @@ boot_once() {
 	guest_boot "$dir" $(( start + timeout )) 60 "$qemu" "${machine[@]}" \
 		-machine q35,kernel-irqchip=split -smp "$smp" -m 2G \
 		-kernel "$out/l1image/vmlinuz" -initrd "$out/l1image/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 intel_iommu=on$idle${kvm_variant:+ bt.variant=$kvm_variant} bt.arms=$arms bt.iterations=$iterations bt.cycles=$cycles bt.nommap_cycles=$nommap_cycles bt.nommap_args=$nommap_args bt.emulated_cycles=$emulated_cycles" \
+		-append "console=ttyS0 panic=-1 intel_iommu=on$idle${kvm_variant:+ bt.variant=$kvm_variant} bt.arms=$arms bt.iterations=$iterations bt.cycles=$cycles bt.nommap_cycles=$nommap_cycles bt.nommap_args=$nommap_args bt.emulated_cycles=$emulated_cycles${default_args:+ bt.default_args=$default_args}" \
 		-device intel-iommu,intremap=on,caching-mode=on -device edu \
 		-virtfs local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on \
-		-virtfs "local,path=$out/work,mount_tag=work,security_model=none"
+		-virtfs "local,path=$out/work,mount_tag=work,security_model=none" "${vmm_virtfs[@]}"
 }
 start=$(date +%s)
 harness_faults=() early_exits=()
@@ -157,8 +207,10 @@ wants no-mmap && boot nommap "$l1_smp" no-mmap
 timed_out=${timed_out_any:-0}
 jq -n --arg l1 "$(cat "$out/l1image/kernel-release")" --argjson kvm_build "$kvm_build" \
 	--arg variant "$kvm_variant" --arg arms "$want_arms" \
+	--argjson qemus "$(json_strings $(sed -n 's/^qemu //p' "$out/work/vmm.conf"))" \
 	--argjson harness "$(json_strings "${harness_faults[@]}")" \
 	--argjson early "$(json_strings "${early_exits[@]}")" \
 	'{l1_kernel: $l1, kvm_build: $kvm_build, kernel_variant: $variant, arms: ($arms | split(",")),
+	  qemus: (if $qemus == [] then ["qemu-system-x86_64"] else $qemus end),
 	  harness_faults: $harness, early_exits: $early}' >"$out/lane.json"
 "$here/nested-full-collect.sh" "$out" "$(( $(date +%s) - start ))" "$timed_out"
