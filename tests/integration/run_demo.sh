@@ -24,8 +24,8 @@ t_check "demo: survived 20000 cycles, the window was hit" jq_true "$r" \
 	'.tool == "run" and .outcome == "survived" and .verdict == "PASS" and .counts.cycles == 20000 and .counts.toggles == 40000 and .counts.window_hits > 0 and .agent_finished'
 t_check "demo: edu's zeros recorded as UR violations, not judged" jq_true "$r" \
 	'.ur_check == "record" and .counts.ur_violations == .counts.window_hits and .counts.ur_reads == 0'
-t_check "demo: record carries the effective config, QEMU and device" jq_true "$r" \
-	'.options.stress.cycles == 20000 and .options.device.emulated == "edu" and .qemu.version != "" and .device.vendor == "1234" and .device.device == "11e8" and .guest_kernel != null'
+t_check "demo: record carries the effective config, QEMU (Debian's build) and device" jq_true "$r" \
+	'.options.stress.cycles == 20000 and .options.device.emulated == "edu" and .qemu.version != "" and .device.vendor == "1234" and .device.device == "11e8" and .guest_kernel != null and .qemu.build.kind == "distribution" and (.qemu.build.package | startswith("Debian ")) and .qemu.build.resolved == "/usr/bin/qemu-system-x86_64" and .qemu.memory_fault_retries == null'
 t_check "demo: record has the command and kernel build; progress kept per run" bash -c "
 	jqs '(.command | test(\"^[^ ]*bartoggle-run --config configs/demo.ini\")) and
 	     (.host.kernel_build | length > 0) and (.logs | endswith(\"/qemu1-run1\"))' <'$r' &&

@@ -52,6 +52,18 @@ START_TEST(vmm_device_arm)
 		const char *want;
 	} cases[] = {
 		{ "{\"tool\":\"run\",\"qemu\":{\"version\":\"7.2.22\"}}", bt_rowkey_vmm, "QEMU 7.2.22" },
+		/* The VMM axis of the pair table: one row per build of one version. */
+		{ "{\"tool\":\"run\",\"qemu\":{\"version\":\"7.2.22\",\"build\":{\"kind\":"
+		  "\"distribution\",\"package\":\"Debian 1:7.2+dfsg-7+deb12u18\"}}}", bt_rowkey_vmm,
+		  "QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)" },
+		{ "{\"tool\":\"run\",\"qemu\":{\"version\":\"7.2.22\",\"build\":{\"kind\":"
+		  "\"control\",\"key\":\"a2777dcb6dd8\"}}}", bt_rowkey_vmm, "QEMU 7.2.22 [control a2777dcb6dd8]" },
+		{ "{\"tool\":\"run\",\"qemu\":{\"version\":\"7.2.22\",\"build\":{\"kind\":"
+		  "\"patched\",\"key\":\"190cd4ddaacc\"}}}", bt_rowkey_vmm, "QEMU 7.2.22 [patched 190cd4ddaacc]" },
+		{ "{\"tool\":\"run\",\"qemu\":{\"version\":\"8.2.0\",\"build\":{\"kind\":"
+		  "\"mine\"}}}", bt_rowkey_vmm, "QEMU 8.2.0 [mine]" },
+		{ "{\"tool\":\"run\",\"qemu\":{\"version\":\"7.2.22\",\"build\":{\"kind\":"
+		  "\"unknown\"}}}", bt_rowkey_vmm, "QEMU 7.2.22" },
 		{ "{\"tool\":\"repro\"}", bt_rowkey_vmm, "bartoggle-repro" },
 		{ "{\"device\":{\"vendor\":\"1234\",\"device\":\"11e8\"}}", bt_rowkey_device, "1234:11e8" },
 		{ "{\"device\":null}", bt_rowkey_device, "-" },
