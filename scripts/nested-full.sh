@@ -9,7 +9,7 @@
 #
 #   nested-full.sh --run BIN --agent BIN [--out DIR] [--iterations N]
 #                  [--cycles N] [--default-args A,B,...] [--nommap-cycles N] [--nommap-args A,B,...]
-#                  [--emulated-cycles N] [--l1-smp N] [--timeout S]
+#                  [--emulated-cycles N] [--l1-smp N] [--default-l1-smp N] [--timeout S]
 #                  [--kernel debian|debian-SERIES|VMLINUZ --modroot DIR]
 #                  [--kvm-patch FILE]... [--kvm-rebuild] [--arms LIST]
 #                  [--kvmhold BIN] [--qemu BIN]... [--qemu-firmware DIRS]
@@ -21,6 +21,7 @@
 # in static/), which holds one VM open all along.
 #
 # --l1-smp: L1's vCPUs for the x-no-mmap arm's boot (default 1).
+# --default-l1-smp: L1's vCPUs for the boot of the other arms (default 2).
 # --default-args: extra bartoggle-run options for the default arm, comma-
 # separated like --nommap-args (e.g. --dwell-off-us,200).
 #
@@ -49,7 +50,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # one L1 CPU, and MEM held off 200 us per cycle so that trapped reads land
 # in the window.
 run="" agent="" out="" iterations=5 cycles=20000 nommap_cycles=20000
-nommap_args="--dwell-off-us,200" default_args="" timeout=1500 emulated_cycles=0 l1_smp=1
+nommap_args="--dwell-off-us,200" default_args="" timeout=1500 emulated_cycles=0 l1_smp=1 default_l1_smp=2
 cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle} qemu=${BARTOGGLE_QEMU:-qemu-system-x86_64}
 kernel=debian modroot="" kvm_patches=() kvm_rebuild=0 want_arms=default,no-mmap,sigkill kvmhold=""
 vmm=() vmm_firmware=""
@@ -65,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--default-args) default_args=$2; shift ;;
 	--emulated-cycles) emulated_cycles=$2; shift ;;
 	--l1-smp) l1_smp=$2; shift ;;
+	--default-l1-smp) default_l1_smp=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	--modroot) modroot=$2; shift ;;
@@ -202,7 +204,7 @@ wants default && [ "$iterations" -gt 0 ] && arms=default
 wants sigkill && arms=$arms,sigkill
 [ "$emulated_cycles" -gt 0 ] && arms=$arms,l2-emulated
 arms=${arms#,}
-[ -n "$arms" ] && boot mmap 2 "$arms"
+[ -n "$arms" ] && boot mmap "$default_l1_smp" "$arms"
 wants no-mmap && boot nommap "$l1_smp" no-mmap
 timed_out=${timed_out_any:-0}
 jq -n --arg l1 "$(cat "$out/l1image/kernel-release")" --argjson kvm_build "$kvm_build" \

@@ -7,7 +7,7 @@
 #                    [--trials N] [--soak N] [--full-iterations N]
 #                    [--only NAME,...] [--add NAME:FULL:ARGS]... [--list]
 #                    [--qemus LIST] [--qemu-patch FILE]... [--pair-cycles N]
-#                    [--pair-args A,B,...]
+#                    [--pair-args A,B,...] [--pair-l1-smp N]
 #
 # The matrix (NAME, nested-full too?, L1 kernel arguments):
 #   6.1         no   --kernel debian (nested-full covers 6.1 already)
@@ -32,7 +32,10 @@
 # that cannot be had here (no source, no build dependencies) is left out
 # with a SKIP line. Each pair runs --pair-cycles N (default 20000) per run,
 # with --pair-args for the runner (default --dwell-off-us,200: MEM stays off
-# 200 us a cycle, so that reads land in the window under TCG).
+# 200 us a cycle, so that reads land in the window under TCG), on an L1 of
+# --pair-l1-smp vCPUs (default 1: with L2's vCPUs on two L1 CPUs at once
+# TCG's emulated nested SVM loses L2's GS state in a VM that lives long
+# enough; README, "Test your own QEMU").
 #
 # Results: DIR/<name>/lane/ (nested-lane.sh's), DIR/<name>/full/
 # (nested-full.sh's), DIR/matrix.json (each kernel's lane and nested-full
@@ -55,7 +58,7 @@ matrix=(
 	"6.12-fix:yes:--kernel debian-6.12 --kvm-patch $top/fixes/kvm-memory-fault-exit.patch"
 )
 repro="" run="" agent="" out="" trials=20 soak=200000 full_iterations=5 only="" list=0
-qemus=debian,control,patched qemu_patches=() pair_cycles=20000 pair_args=--dwell-off-us,200
+qemus=debian,control,patched qemu_patches=() pair_cycles=20000 pair_args=--dwell-off-us,200 pair_l1_smp=1
 usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"; exit "${1:-0}"; }
 log() { echo "nested-matrix: $*" >&2; }
 while [ $# -gt 0 ]; do
@@ -77,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--qemu-patch) qemu_patches+=("$2"); shift ;;
 	--pair-cycles) pair_cycles=$2; shift ;;
 	--pair-args) pair_args=$2; shift ;;
+	--pair-l1-smp) pair_l1_smp=$2; shift ;;
 	-h|--help) usage 0 ;;
 	*) log "unknown argument '$1' (try --help)"; exit 2 ;;
 	esac
@@ -88,8 +92,8 @@ if [ "$list" = 1 ]; then
 fi
 [ -x "$repro" ] || { log "--repro must name the static bartoggle-repro"; exit 2; }
 [ -x "$run" ] && [ -x "$agent" ] || { log "--run and --agent must name our binaries"; exit 2; }
-for n in "$trials" "$soak" "$full_iterations" "$pair_cycles"; do
-	case $n in ''|*[!0-9]*) log "--trials, --soak, --full-iterations and --pair-cycles want numbers"; exit 2 ;; esac
+for n in "$trials" "$soak" "$full_iterations" "$pair_cycles" "$pair_l1_smp"; do
+	case $n in ''|*[!0-9]*) log "--trials, --soak, --full-iterations, --pair-cycles and --pair-l1-smp want numbers"; exit 2 ;; esac
 done
 for q in ${qemus//,/ }; do
 	case $q in debian|control|patched) ;; */*) [ -x "$q" ] || { log "--qemus: $q is not an executable"; exit 2; } ;;
@@ -158,6 +162,7 @@ for entry in "${matrix[@]}"; do
 		t0=$(date +%s)
 		"$here/nested-full.sh" --run "$run" --agent "$agent" "${kargs[@]}" --arms default \
 			--iterations "$full_iterations" --cycles "$pair_cycles" --default-args "$pair_args" \
+			--default-l1-smp "$pair_l1_smp" \
 			"${vmm_args[@]}" --out "$dir/full" >"$dir/full.out" 2>"$dir/full.err"
 		full_rc=$?
 		full_s=$(( $(date +%s) - t0 ))

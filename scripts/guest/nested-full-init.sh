@@ -48,32 +48,18 @@ frame device "$edu"
 [ -c /dev/kvm ] || { frame error "no /dev/kvm in L1"; finish 1; }
 l1_under_test
 
-# On a 2-vCPU L1, each L2 vCPU thread ("CPU n/KVM") keeps to L1 CPU n
-# (mod L1's CPUs) from the moment it appears. An L2 vCPU thread migrating
-# between L1's CPUs is what loses L2's GS state in TCG's emulated nested
-# SVM (README, "The x-no-mmap arm": the ENTRY_TRAMPOLINE panic); the fixed
-# pair, whose vCPUs sleep on the BQL after a memory fault, hit it in 2 of 3
-# runs unpinned. (Pinning the whole runner to one L1 CPU instead slowed the
-# fixed pair's cycles more than tenfold.)
+# On a 2-vCPU L1, every runner (and so L2's QEMU, whose threads inherit it)
+# keeps to L1's last CPU. With L2's vCPUs running on both of L1's CPUs at
+# once, L2's GS state is lost in TCG's emulated nested SVM (README, "The
+# x-no-mmap arm": the ENTRY_TRAMPOLINE panic): the fixed pair, whose vCPUs
+# sleep on the BQL after a memory fault, hit it in 2 of 3 runs unpinned and
+# in 2 of 2 with each L2 vCPU pinned to an L1 CPU of its own; 0 of 2 with
+# both on one.
+pin=""
 ncpus=$(grep -c '^processor' /proc/cpuinfo)
-pin_vcpus() {
-	while :; do
-		for c in /proc/[0-9]*/task/[0-9]*/comm; do
-			read -r comm <"$c" 2>/dev/null || continue
-			case $comm in "CPU "*/KVM) ;; *) continue ;; esac
-			tid=${c%/comm}
-			tid=${tid##*/}
-			[ -e "/tmp/pinned.$tid" ] && continue
-			n=${comm#CPU }
-			n=${n%/KVM}
-			taskset -p -c $((n % ncpus)) "$tid" >/dev/null 2>&1 && : >"/tmp/pinned.$tid"
-		done
-		sleep 0.2
-	done
-}
 if [ "$ncpus" -gt 1 ]; then
-	pin_vcpus &
-	frame note "L2 vCPU n pinned to L1 CPU n mod $ncpus"
+	pin="taskset -c $((ncpus - 1))"
+	frame note "runners pinned to L1 CPU $((ncpus - 1)) of $ncpus"
 fi
 
 # arm NAME ARGS...: one bartoggle-run, its stderr framed, results copied out.
@@ -82,7 +68,7 @@ arm() {
 	shift
 	frame start "$name"
 	# shellcheck disable=SC2086
-	/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm $vmm_args \
+	$pin /work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm $vmm_args \
 		--results "/tmp/results/$name" --quiet "$@" 2>"/tmp/$name.err"
 	rc=$?
 	frame_file err "$name" "/tmp/$name.err"
@@ -111,7 +97,7 @@ wants sigkill || finish 0
 # has bound edu (journal written) and run a while, $pid and $driver are set.
 long_run() {
 	# shellcheck disable=SC2086
-	/work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm $vmm_args \
+	$pin /work/bin/bartoggle-run --bdf "$edu" --image /work/l2image --accel kvm $vmm_args \
 		--results "/tmp/results/$1" --quiet --no-mmap --cycles 100000000 2>"/tmp/$1.err" &
 	pid=$!
 	i=0
