@@ -147,7 +147,9 @@ nested-full: deps
 
 # The lane on every kernel of the matrix (stock 6.1 and 6.12, the 6.12
 # control rebuild, 6.12 + fixes/kvm-memory-fault-exit.patch), nested-full's
-# default arm on 6.12 and 6.12 + fix, then the report over them.
+# default arm on 6.12 and 6.12 + fix with each QEMU of the VMM axis (Debian's,
+# the unpatched rebuild, + fixes/qemu/: scripts/qemu-build.sh), then the
+# report over them.
 NESTED_MATRIX_ARGS ?=
 nested-matrix: deps
 	@$(MAKE) --no-print-directory $(STATIC_REPRO) $(KVMHOLD) $(KSELFTEST) $(RUN) $(AGENT)

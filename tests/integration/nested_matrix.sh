@@ -128,14 +128,20 @@ sed 's/^/# /' "$OUT/matrix.txt"
 
 # The pairs. One run each; the fixed pair's is PAIR_CYCLES cycles long.
 pairs() { echo "$OUT/$1/full/summary.json"; }
+# Without a QEMU build (no source or build dependencies to be had: the
+# matrix's SKIP lines) the pairs cannot be judged: skipped with the reason.
+qemu_skip=$(jq -r '.qemu_skipped | join("; ")' "$m" 2>/dev/null)
+pair_check() {
+	if [ -n "$qemu_skip" ]; then t_skip "$1" "no QEMU build: $qemu_skip"; else t_check "$@"; fi
+}
 sed 's/^/# /' "$OUT/pairs.txt"
-t_check "every pair ran: Debian's QEMU, the unpatched rebuild and QEMU + fixes/qemu on 6.12 and 6.12 + fix" bash -c "
+pair_check "every pair ran: Debian's QEMU, the unpatched rebuild and QEMU + fixes/qemu on 6.12 and 6.12 + fix" bash -c "
 	for n in 6.12 6.12-fix; do
 		jqs '.complete and (.default.by_vmm | length == 3) and
 			([.default.by_vmm[].build.kind] | sort == [\"control\", \"distribution\", \"patched\"]) and
 			all(.default.by_vmm[]; .runs == 1)' <\"\$(pairs \$n)\" || exit 1
 	done"
-t_check "every pair but the fixed one loses its VM: vm-stopped with kvm run failed Bad address (or SIGBUS for the unpatched QEMU)" bash -c "
+pair_check "every pair but the fixed one loses its VM: vm-stopped with kvm run failed Bad address (or SIGBUS for the unpatched QEMU)" bash -c "
 	for n in 6.12 6.12-fix; do
 		jqs --arg n \$n '.default.by_vmm | to_entries | map(select(\$n != \"6.12-fix\" or .value.build.kind != \"patched\")) |
 			length == (if \$n == \"6.12-fix\" then 2 else 3 end) and
@@ -144,7 +150,7 @@ t_check "every pair but the fixed one loses its VM: vm-stopped with kvm run fail
 				(.value.signatures | length == 1 and . - [\"error: kvm run failed Bad address\", \"QEMU killed by SIGBUS\"] == []) and
 				(.value.build.kind != \"patched\" or .value.outcomes == {\"vm-stopped\": 1}))' <\"\$(pairs \$n)\" || exit 1
 	done"
-t_check "the fixed pair survives $PAIR_CYCLES cycles: window hits, all reads all ones, 0 UR violations (strict), the fix's retries > 0" bash -c "
+pair_check "the fixed pair survives $PAIR_CYCLES cycles: window hits, all reads all ones, 0 UR violations (strict), the fix's retries > 0" bash -c "
 	jq -r '.default.by_vmm[] | select(.build.kind == \"patched\") | \"# fixed pair: \\(.cycles) cycles, \\(.window_hits) window hits, \\(.ur_reads) UR reads, \\(.memory_fault_retries) retries\"' \"\$(pairs 6.12-fix)\" >&2
 	jqs '.default.by_vmm[] | select(.build.kind == \"patched\") |
 		.outcomes == {survived: 1} and .verdicts == {PASS: 1} and .cycles == $PAIR_CYCLES and
@@ -152,7 +158,7 @@ t_check "the fixed pair survives $PAIR_CYCLES cycles: window hits, all reads all
 		<\"\$(pairs 6.12-fix)\" &&
 	jqs -s 'map(select(.qemu.build.kind == \"patched\")) | length == 1 and all(.ur_check == \"strict\")' \
 		<<<\"\$(cat '$OUT'/6.12-fix/full/work/results/default/*/records.jsonl)\""
-t_check "the patched QEMU on the stock kernel retries nothing: exit_reason 0 is not KVM_EXIT_MEMORY_FAULT" jq_true "$(pairs 6.12)" \
+pair_check "the patched QEMU on the stock kernel retries nothing: exit_reason 0 is not KVM_EXIT_MEMORY_FAULT" jq_true "$(pairs 6.12)" \
 	'.default.by_vmm[] | select(.build.kind == "patched") | .memory_fault_retries == 0 and .outcomes == {"vm-stopped": 1}'
 t_check "no boot was judged that the emulator wedged (harness faults listed, not verdicts)" bash -c "
 	jq -r '.kernels[] | .harness_faults[]?, .full.harness_faults[]?' '$m' | sed 's/^/# harness fault: /' >&2
@@ -167,11 +173,11 @@ t_check "report: the pfnmap race rows as the vfio ones: the fix PASS, stock and 
 	jqs '[.rows[] | select(.vmm == \"bartoggle-repro\" and .arm == \"pfnmap race\")] |
 		(map(select(.kernel | test(\"kvm-patched\"))) | length == 1 and .[0].verdict == \"PASS\") and
 		(map(select(.kernel | test(\"kvm-patched\") | not)) | length == 2 and all(.verdict == \"FAIL\"))' <'$r'"
-t_check "report: a row per pair, the fixed pair PASS, the other five FAIL" bash -c "
+pair_check "report: a row per pair, the fixed pair PASS, the other five FAIL" bash -c "
 	jqs '[.rows[] | select(.vmm | startswith(\"QEMU \"))] | length == 6 and
 		(map(select((.kernel | test(\"kvm-patched\")) and (.vmm | test(\"\\\\[patched \"))) | .verdict) == [\"PASS\"]) and
 		(map(select(((.kernel | test(\"kvm-patched\")) and (.vmm | test(\"\\\\[patched \"))) | not) | .verdict) | length == 5 and all(. == \"FAIL\"))' <'$r'"
-t_check "report: the fixed pair's evidence reads as a Tested-by note: both patches, the retries, the bound" bash -c "
+pair_check "report: the fixed pair's evidence reads as a Tested-by note: both patches, the retries, the bound" bash -c "
 	e=\$(ls '$OUT'/report/evidence-*kvm-patched*_QEMU-*patched*.txt) && sed 's/^/# /' \"\$e\" >&2 &&
 	grep -q '^Tested: .*kvm-patched.* with QEMU 7.2.22 \\[patched .* 0 UR violations), [1-9][0-9]* memory-fault exits retried by the VMM; 0 VM-fatal events in $PAIR_CYCLES cycles' \"\$e\" &&
 	grep -q '^Verdict: *PASS' \"\$e\" && grep -q '^KVM modules: *kvm-patched:kvm-memory-fault-exit.patch@' \"\$e\" &&
