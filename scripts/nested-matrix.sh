@@ -33,9 +33,10 @@
 # with a SKIP line. Each pair runs --pair-cycles N (default 20000) per run,
 # with --pair-args for the runner (default --dwell-off-us,200: MEM stays off
 # 200 us a cycle, so that reads land in the window under TCG), on an L1 of
-# --pair-l1-smp vCPUs (default 1: with L2's vCPUs on two L1 CPUs at once
-# TCG's emulated nested SVM loses L2's GS state in a VM that lives long
-# enough; README, "Test your own QEMU").
+# --pair-l1-smp vCPUs (default 2, the runner pinned to the second: with
+# L2's vCPUs on two L1 CPUs at once TCG's emulated nested SVM loses L2's GS
+# state in a VM that lives long enough, and a 1-vCPU L1 under an L2 with its
+# BAR mapped froze in 1 of 3 boots; README, "Harness faults").
 #
 # Results: DIR/<name>/lane/ (nested-lane.sh's), DIR/<name>/full/
 # (nested-full.sh's), DIR/matrix.json (each kernel's lane and nested-full
@@ -58,7 +59,7 @@ matrix=(
 	"6.12-fix:yes:--kernel debian-6.12 --kvm-patch $top/fixes/kvm-memory-fault-exit.patch"
 )
 repro="" run="" agent="" out="" trials=20 soak=200000 full_iterations=5 only="" list=0
-qemus=debian,control,patched qemu_patches=() pair_cycles=20000 pair_args=--dwell-off-us,200 pair_l1_smp=1
+qemus=debian,control,patched qemu_patches=() pair_cycles=20000 pair_args=--dwell-off-us,200 pair_l1_smp=2
 usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"; exit "${1:-0}"; }
 log() { echo "nested-matrix: $*" >&2; }
 while [ $# -gt 0 ]; do

@@ -139,7 +139,7 @@ pair_check "every pair ran: Debian's QEMU, the unpatched rebuild and QEMU + fixe
 	for n in 6.12 6.12-fix; do
 		jqs '.complete and (.default.by_vmm | length == 3) and
 			([.default.by_vmm[].build.kind] | sort == [\"control\", \"distribution\", \"patched\"]) and
-			all(.default.by_vmm[]; .runs == 1)' <\"\$(pairs \$n)\" || exit 1
+			all(.default.by_vmm[]; .runs == 1)' <'$OUT'/\$n/full/summary.json || exit 1
 	done"
 pair_check "every pair but the fixed one loses its VM: vm-stopped with kvm run failed Bad address (or SIGBUS for the unpatched QEMU)" bash -c "
 	for n in 6.12 6.12-fix; do
@@ -148,14 +148,14 @@ pair_check "every pair but the fixed one loses its VM: vm-stopped with kvm run f
 			all(.[]; .value.verdicts == {FAIL: 1} and
 				(.value.outcomes | keys - [\"vm-stopped\", \"sigbus\"] == []) and
 				(.value.signatures | length == 1 and . - [\"error: kvm run failed Bad address\", \"QEMU killed by SIGBUS\"] == []) and
-				(.value.build.kind != \"patched\" or .value.outcomes == {\"vm-stopped\": 1}))' <\"\$(pairs \$n)\" || exit 1
+				(.value.build.kind != \"patched\" or .value.outcomes == {\"vm-stopped\": 1}))' <'$OUT'/\$n/full/summary.json || exit 1
 	done"
 pair_check "the fixed pair survives $PAIR_CYCLES cycles: window hits, all reads all ones, 0 UR violations (strict), the fix's retries > 0" bash -c "
-	jq -r '.default.by_vmm[] | select(.build.kind == \"patched\") | \"# fixed pair: \\(.cycles) cycles, \\(.window_hits) window hits, \\(.ur_reads) UR reads, \\(.memory_fault_retries) retries\"' \"\$(pairs 6.12-fix)\" >&2
+	jq -r '.default.by_vmm[] | select(.build.kind == \"patched\") | \"# fixed pair: \\(.cycles) cycles, \\(.window_hits) window hits, \\(.ur_reads) UR reads, \\(.memory_fault_retries) retries\"' '$OUT/6.12-fix/full/summary.json' >&2
 	jqs '.default.by_vmm[] | select(.build.kind == \"patched\") |
 		.outcomes == {survived: 1} and .verdicts == {PASS: 1} and .cycles == $PAIR_CYCLES and
 		.window_hits > 0 and .ur_reads == .window_hits and .ur_violations == 0 and .memory_fault_retries > 0' \
-		<\"\$(pairs 6.12-fix)\" &&
+		<'$OUT/6.12-fix/full/summary.json' &&
 	jqs -s 'map(select(.qemu.build.kind == \"patched\")) | length == 1 and all(.ur_check == \"strict\")' \
 		<<<\"\$(cat '$OUT'/6.12-fix/full/work/results/default/*/records.jsonl)\""
 pair_check "the patched QEMU on the stock kernel retries nothing: exit_reason 0 is not KVM_EXIT_MEMORY_FAULT" jq_true "$(pairs 6.12)" \
