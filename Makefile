@@ -18,6 +18,7 @@ JSON_LIBS	= $(shell $(PKG_CONFIG) --libs json-c)
 CHECK_CFLAGS	= $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS	= $(shell $(PKG_CONFIG) --libs check)
 HOST_LIBS	= $(shell $(PKG_CONFIG) --libs inih libpci)
+RUN_LIBS	= $(shell $(PKG_CONFIG) --libs libsystemd)
 
 BT_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -MD -MP \
 		  -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -87,7 +88,7 @@ $(AGENT): $(AGENT_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -pthread -o $@ $^ -lm
 
 $(RUN): $(RUN_OBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(HOST_LIBS) $(JSON_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(HOST_LIBS) $(RUN_LIBS) $(JSON_LIBS) -lpthread -lm
 
 $(RAWTOGGLE): $(O)/guest-agent/rawtoggle.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -36,10 +36,10 @@
 
 volatile int run_interrupted;
 
+/* Which signal stopped the run: named in the interrupted record. */
 static void on_signal(int sig)
 {
-	(void)sig;
-	run_interrupted = 1;
+	run_interrupted = sig;
 }
 
 int main(int argc, char **argv)
@@ -54,11 +54,14 @@ int main(int argc, char **argv)
 	struct bt_journal_lock lock = { .n = 0 };
 	char journal[PATH_MAX];
 	struct totals t = { 0 };
-	char err[512], host[64] = "host", now[32], path[PATH_MAX + 64];
+	char err[512], host[64] = "host", path[PATH_MAX + 64];
+	static struct soak soak;
+	struct iteration it;
+	const char *verdict;
 	struct bt_ktap k;
 	bool bound = false;
 	FILE *ktap;
-	int ret, i, q;
+	int ret;
 
 	bt_log_init(argv[0], BT_LOG_INFO);
 	if (argc > 1 && !strcmp(argv[1], "report"))
@@ -102,15 +105,11 @@ int main(int argc, char **argv)
 		return BT_EXIT_PASS;
 
 	gethostname(host, sizeof(host) - 1);
-	bt_utc_now(now, sizeof(now));
-	for (i = 0; now[i]; i++)
-		if (now[i] == ':' || now[i] == '-')
-			memmove(now + i, now + i + 1, strlen(now + i));
-	snprintf(env.dir, sizeof(env.dir), "%s/%s-%s", cfg.results, now, host);
-	if (mkdir(env.dir, 0755) && errno != EEXIST) {
-		bt_err("cannot create %s: %s", env.dir, strerror(errno));
-		return BT_EXIT_FAIL;
-	}
+	snprintf(env.host, sizeof(env.host), "%s", cfg.host[0] ? cfg.host : host);
+	bt_record_set_host_name(env.host);
+	ret = soak_begin(&env, &soak, &t);
+	if (ret)
+		return ret;
 
 	/* Iterations an earlier runner started and never recorded. */
 	if (bt_recover_tree(cfg.results, "runner", stderr) < 0)
@@ -148,68 +147,69 @@ int main(int argc, char **argv)
 	if (ret)
 		goto out;
 
-	snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
-	ktap = fopen(path, "w");
-	if (!ktap) {
-		note_unsaved(&t, path, -errno);
-		ktap = stderr;
+	service_ready(&env);
+	soak_beat(&env, NULL, 0);
+	/* A soak's KTAP is written from its records at the end of each
+	 * session: one document over every restart. A run streams it. */
+	ktap = NULL;
+	if (!cfg.soak[0]) {
+		snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
+		ktap = fopen(path, "w");
+		if (!ktap) {
+			note_unsaved(&t, path, -errno);
+			ktap = stderr;
+		}
+		bt_ktap_init(&k, ktap, cfg.nqemu * (int)cfg.iterations);
+		bt_ktap_diag(&k, "bartoggle-run %s: %s", bt_version, bt_record_command());
 	}
-	bt_ktap_init(&k, ktap, cfg.nqemu * (int)cfg.iterations);
-	bt_ktap_diag(&k, "bartoggle-run %s: %s", bt_version, bt_record_command());
 	snprintf(path, sizeof(path), "%s/records.jsonl", env.dir);
 	bt_info("results in %s", env.dir);
 
-	for (q = 0; q < cfg.nqemu && !run_interrupted; q++) {
-		for (i = 1; i <= (int)cfg.iterations && !run_interrupted; i++) {
-			struct iteration it = { .qemu = q, .number = i };
-
-			snprintf(it.dir, sizeof(it.dir), "%s/qemu%d-run%d", env.dir, q + 1, i);
-			mkdir(it.dir, 0755);
-			write_pending(&env, &it);
-			run_iteration(&env, &it);
-			judge(&env, &it);
-			record_iteration(&env, &it, path, &t);
-			bt_ktap_result(&k, it.verdict, "%s %s #%d: %s, %llu cycles, %llu window hits",
-				       cfg.qemu[q], env.qemu_version[q], i,
+	while (soak_next(&env, &it)) {
+		mkdir(it.dir, 0755);
+		write_pending(&env, &it);
+		run_iteration(&env, &it);
+		judge(&env, &it);
+		record_iteration(&env, &it, path, &t);
+		if (ktap)
+			bt_ktap_result(&k, it.verdict, "%s %s run%d: %s, %llu cycles, %llu window hits",
+				       cfg.qemu[it.qemu], env.qemu_version[it.qemu], it.number,
 				       bt_outcome_name(it.outcome),
 				       (unsigned long long)it.counts.cycles,
 				       (unsigned long long)it.counts.window_hits);
-			if (it.signature[0])
-				bt_ktap_diag(&k, "%s", it.signature);
-			bt_info("%s #%d: %s %s%s%s", env.qemu_version[q], i,
-				bt_verdict_name(it.verdict), bt_outcome_name(it.outcome),
-				it.signature[0] ? ": " : "", it.signature);
-			t.runs++;
-			t.by_outcome[it.outcome]++;
-			t.cycles += it.counts.cycles;
-			t.window_hits += it.counts.window_hits;
-			t.ur_violations += it.counts.ur_violations;
-			t.failures += it.verdict == BT_VERDICT_FAIL;
-			if (it.verdict == BT_VERDICT_PASS)
-				t.pass++;
-			else if (it.verdict == BT_VERDICT_FAIL)
-				t.fail++;
-			else
-				t.other++;
-			json_object_put(it.events);
-			json_object_put(it.kmsg);
-			json_object_put(it.hello);
-			json_object_put(it.forensics);
-			json_object_put(it.console);
-		}
+		if (ktap && it.signature[0])
+			bt_ktap_diag(&k, "%s", it.signature);
+		bt_info("%s run%d: %s %s%s%s", env.qemu_version[it.qemu], it.number,
+			bt_verdict_name(it.verdict), bt_outcome_name(it.outcome),
+			it.signature[0] ? ": " : "", it.signature);
+		totals_add(&t, it.outcome, it.verdict, &it.counts, it.duration_s);
+		soak_after_iteration(&env, &it);
+		json_object_put(it.events);
+		json_object_put(it.kmsg);
+		json_object_put(it.hello);
+		json_object_put(it.forensics);
+		json_object_put(it.console);
 	}
-	bt_ktap_totals(&k);
-	if (ktap != stderr && (ferror(ktap) | fclose(ktap))) {
-		snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
-		note_unsaved(&t, path, -(errno ? errno : EIO));
+	if (ktap) {
+		bt_ktap_totals(&k);
+		if (ktap != stderr && (ferror(ktap) | fclose(ktap))) {
+			snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
+			note_unsaved(&t, path, -(errno ? errno : EIO));
+		}
+	} else {
+		write_ktap_from_records(&env, &t);
 	}
 	write_summary(&env, &t);
-	ret = t.fail || t.other || !t.runs ? BT_EXIT_FAIL : BT_EXIT_PASS;
+	verdict = run_verdict(&env, &t);
+	ret = strcmp(verdict, "PASS") ? BT_EXIT_FAIL : BT_EXIT_PASS;
 	if (run_interrupted)
-		bt_warn("interrupted: %d run(s) recorded, results kept", t.runs);
+		bt_warn("interrupted: %d run(s) recorded, results kept%s", t.runs,
+			cfg.soak[0] ? "; the soak resumes where it stopped when started again" : "");
+	soak_end(&env, run_interrupted ? "stopped" : "finished");
+	service_stopping(run_interrupted ? "stopped by a signal" : verdict);
 	/* Never a PASS whose evidence is missing. */
 	fprintf(stderr, "\nverdict: %s (%s%d run(s): %d PASS, %d FAIL, %d other)\n",
-		t.fail ? "FAIL" : t.other || !t.runs || t.unsaved ? "ERROR" : "PASS",
+		t.unsaved && !t.fail ? "ERROR" : verdict,
 		t.unsaved && !t.fail ? "results not all saved; " : "", t.runs,
 		t.pass, t.fail, t.other);
 	if (t.evidence_saved)

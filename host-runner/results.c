@@ -20,6 +20,7 @@
 #include "bartoggle/bind.h"
 #include "bartoggle/compat.h"
 #include "bartoggle/config.h"
+#include "bartoggle/jpath.h"
 #include "bartoggle/kvm.h"
 #include "bartoggle/log.h"
 #include "bartoggle/record.h"
@@ -83,8 +84,17 @@ void judge(const struct run_env *env, struct iteration *it)
 {
 	bool strict = !strcmp(env->cfg->ur_check, "strict");
 
-	if (it->outcome == BT_OUTCOME_SURVIVED && !it->finished)
-		it->outcome = BT_OUTCOME_SETUP_ERROR;	/* interrupted before done */
+	/* Stopped by a signal before the agent was done: the operator's
+	 * doing, unless the VM had failed first. */
+	if (run_interrupted && !it->finished && !bt_outcome_failing(it->outcome)) {
+		it->outcome = BT_OUTCOME_INTERRUPTED;
+		if (!it->signature[0])
+			snprintf(it->signature, sizeof(it->signature),
+				 "the runner was stopped by SIG%s during the run",
+				 sigabbrev_np(run_interrupted) ?: "?");
+	} else if (it->outcome == BT_OUTCOME_SURVIVED && !it->finished) {
+		it->outcome = BT_OUTCOME_SETUP_ERROR;	/* cut short before done */
+	}
 	it->verdict = bt_verdict_of(it->outcome, it->counts.window_hits,
 				    strict ? it->counts.ur_violations : 0);
 }
@@ -143,6 +153,64 @@ void record_iteration(const struct run_env *env, const struct iteration *it,
 	unlink(path);
 }
 
+const char *run_verdict(const struct run_env *env, const struct totals *t)
+{
+	const char *v;
+
+	if (!env->cfg->soak[0])
+		return t->fail ? "FAIL" : t->other || !t->runs ? "ERROR" : "PASS";
+	v = soak_verdict(t);
+	return strcmp(v, "NONE") ? v : "ERROR";
+}
+
+void write_ktap_from_records(const struct run_env *env, struct totals *t)
+{
+	char path[PATH_MAX + 32], *line = NULL, *text = NULL;
+	size_t cap = 0, len = 0;
+	struct bt_ktap k;
+	FILE *f, *m;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/records.jsonl", env->dir);
+	f = fopen(path, "r");
+	m = open_memstream(&text, &len);
+	BT_ASSERT(m, "out of memory");
+	if (f)
+		while (getline(&line, &cap, f) > 0)
+			n++;
+	bt_ktap_init(&k, m, n);
+	bt_ktap_diag(&k, "bartoggle-run %s: soak %s, %u session(s): %s", bt_version,
+		     env->cfg->soak, env->soak ? env->soak->sessions : 1, bt_record_command());
+	if (f)
+		rewind(f);
+	while (f && getline(&line, &cap, f) > 0) {
+		struct json_object *rec = json_tokener_parse(line);
+		enum bt_verdict v = BT_VERDICT_ERROR;
+		uint64_t iter = 0, cycles = 0, hits = 0;
+
+		bt_verdict_parse(bt_jpath_str(rec, "verdict", "ERROR"), &v);
+		bt_jpath_u64(rec, "iteration", &iter);
+		bt_jpath_u64(rec, "counts.cycles", &cycles);
+		bt_jpath_u64(rec, "counts.window_hits", &hits);
+		bt_ktap_result(&k, v, "%s %s run%llu: %s, %llu cycles, %llu window hits",
+			       bt_jpath_str(rec, "qemu.binary", "?"),
+			       bt_jpath_str(rec, "qemu.version", "?"), (unsigned long long)iter,
+			       bt_jpath_str(rec, "outcome", "unreadable record"),
+			       (unsigned long long)cycles, (unsigned long long)hits);
+		if (bt_jpath_str(rec, "signature", NULL))
+			bt_ktap_diag(&k, "%s", bt_jpath_str(rec, "signature", ""));
+		json_object_put(rec);
+	}
+	bt_ktap_totals(&k);
+	fclose(m);
+	free(line);
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "%s/ktap.txt", env->dir);
+	write_or_note(t, path, text);
+	free(text);
+}
+
 void write_summary(const struct run_env *env, struct totals *t)
 {
 	const struct bt_config *c = env->cfg;
@@ -165,7 +233,14 @@ void write_summary(const struct run_env *env, struct totals *t)
 	bt_json_set_u64(s, "cycles", t->cycles);
 	bt_json_set_u64(s, "window_hits", t->window_hits);
 	bt_json_set_outcome_counts(s, "outcomes", t->by_outcome);
-	bt_json_set_str(s, "verdict", t->fail ? "FAIL" : t->other ? "ERROR" : "PASS");
+	bt_json_set_str(s, "verdict", run_verdict(env, t));
+	bt_json_set_str(s, "host", env->host);
+	bt_json_set_double(s, "device_s", t->device_s);
+	bt_json_set_u64(s, "interrupted", t->by_outcome[BT_OUTCOME_INTERRUPTED]);
+	bt_json_set_u64(s, "host_reset", t->by_outcome[BT_OUTCOME_HOST_RESET]);
+	bt_json_set_str(s, "soak", c->soak[0] ? c->soak : NULL);
+	if (env->soak)
+		bt_json_set_u64(s, "sessions", env->soak->sessions);
 	json_object_object_add(s, "config", bt_config_json(c));
 	snprintf(path, sizeof(path), "%s/summary.json", env->dir);
 	write_or_note(t, path, json_object_to_json_string_ext(s, JSON_C_TO_STRING_PRETTY));
@@ -203,7 +278,12 @@ void write_summary(const struct run_env *env, struct totals *t)
 			"< %.3g (95%% upper, exact), fewer than 1 in %s cycles\n",
 			(unsigned long long)t->failures, (unsigned long long)t->cycles, upper, words);
 	}
-	fprintf(m, "Verdict:        %s\n", t->fail ? "FAIL" : t->other ? "ERROR" : "PASS");
+	if (c->soak[0])
+		fprintf(m, "Soak:           %s, %u session(s), %.1f device-hours, %u interrupted "
+			"iteration(s) (named, not judged)\n", c->soak,
+			env->soak ? env->soak->sessions : 1, t->device_s / 3600,
+			t->by_outcome[BT_OUTCOME_INTERRUPTED]);
+	fprintf(m, "Verdict:        %s\n", run_verdict(env, t));
 	fprintf(m, "Date:           %s\n", now);
 	fclose(m);
 	snprintf(path, sizeof(path), "%s/evidence.txt", env->dir);

@@ -36,6 +36,8 @@ struct run_env {
 	struct json_object *qemu_build[BT_CONFIG_MAX_QEMU];	/* bt_qemu_build() */
 	int memory_fault_info;		/* -1: unknown */
 	char pidfile[PATH_MAX];		/* the running QEMU, for --restore */
+	char host[64];			/* [results] host, or the hostname */
+	struct soak *soak;		/* the run's heartbeat and resume state */
 	bool quiet;
 };
 
@@ -48,6 +50,7 @@ struct iteration {
 	enum bt_verdict verdict;
 	struct bt_counts counts;
 	uint64_t faults;
+	unsigned progress_lines;	/* in progress.jsonl, since it was thinned */
 	/* The VMM's kvm-memory-fault-retries over its vCPUs; -1: it has none */
 	int64_t memory_fault_retries;
 	bool have_counts;
@@ -102,6 +105,7 @@ struct totals {
 	int runs, pass, fail, other;
 	unsigned by_outcome[BT_OUTCOME_NR];
 	uint64_t cycles, window_hits, ur_violations, failures;
+	double device_s;		/* toggling time of the recorded runs */
 	/* What could not be written: a failed write is a failed run. */
 	int unsaved;
 	char unsaved_what[1024];
@@ -123,6 +127,50 @@ struct json_object *make_record(const struct run_env *env, const struct iteratio
 /* The verdict from the outcome, the window hits and ur_check. */
 void judge(const struct run_env *env, struct iteration *it);
 void write_summary(const struct run_env *env, struct totals *t);
+/* PASS, FAIL or ERROR of the whole run (a soak's over all its sessions). */
+const char *run_verdict(const struct run_env *env, const struct totals *t);
+
+void totals_add(struct totals *t, enum bt_outcome outcome, enum bt_verdict verdict,
+		const struct bt_counts *counts, double duration_s);
+/* ktap.txt anew from records.jsonl: one document over every session. */
+void write_ktap_from_records(const struct run_env *env, struct totals *t);
+
+/* soak.c */
+struct soak {
+	char status_path[PATH_MAX + 16];
+	double first_start;		/* epoch s: the soak's clock, over restarts */
+	double session_start;
+	unsigned sessions;
+	uint64_t pos;			/* the next iteration's place in the run */
+	struct totals *t;
+	const struct iteration *current;
+	bool in_flight;
+	double current_s;
+	uint64_t last_status_ns;
+	const char *state;		/* running | finished | stopped */
+	int lock_fd;			/* one runner per soak */
+};
+
+/*
+ * The run's directory: a new <results>/<UTC>-<host>, or a named soak's
+ * <results>/<soak>, resumed: its unrecorded iteration closed, @t counted
+ * from its records, the clock from its status.json. 0 or an exit code.
+ */
+int soak_begin(struct run_env *env, struct soak *s, struct totals *t);
+/* The next iteration into @it, unless the run is over. */
+bool soak_next(const struct run_env *env, struct iteration *it);
+/* From the VM loop: status.json every few seconds, the service watchdog. */
+void soak_beat(const struct run_env *env, const struct iteration *it, double elapsed_s);
+/* After an iteration's record: thin and pack what a soak keeps, beat. */
+void soak_after_iteration(const struct run_env *env, const struct iteration *it);
+/* A soak's verdict: interruptions are named, not judged. */
+const char *soak_verdict(const struct totals *t);
+void soak_end(const struct run_env *env, const char *state);
+
+/* service.c: systemd's notify protocol; no-ops outside a service. */
+void service_ready(const struct run_env *env);
+void service_beat(const struct run_env *env, const struct iteration *it, double elapsed_s);
+void service_stopping(const char *why);
 
 /* restore.c */
 /*

@@ -24,11 +24,18 @@
 #include "bartoggle/log.h"
 #include "bartoggle/qmp.h"
 #include "bartoggle/record.h"
+#include "bartoggle/thin.h"
 #include "runner.h"
 
 #define QMP_TIMEOUT_MS		15000
 #define QUIT_GRACE_MS		5000
 #define PROGRESS_EVERY_NS	1000000000ULL
+/* progress.jsonl during an iteration: thinned with age to this many lines
+ * whenever twice as many are there (bounded disk over a days-long run). */
+#define PROGRESS_LINES		1024
+/* Logs nobody writes any more: their first and last part. */
+#define LOG_HEAD_BYTES		(256 * 1024)
+#define LOG_TAIL_BYTES		(256 * 1024)
 /* scripts/guest/frame.sh: "BT1 beat" every 2 s. */
 #define GUEST_BEAT_PERIOD_NS	2000000000ULL
 
@@ -388,6 +395,12 @@ static void keep_progress(struct iteration *it, const char *line)
 	if (ret)
 		bt_debug("%s: %s", path, strerror(-ret));
 	free(copy);
+	if (++it->progress_lines < 2 * PROGRESS_LINES)
+		return;
+	ret = __bt_thin_progress(path, PROGRESS_LINES);
+	if (ret < 0)
+		bt_warn("%s: not thinned: %s", path, strerror(-ret));
+	it->progress_lines = ret < 0 ? 0 : (unsigned)ret;
 }
 
 static void on_agent_line(const struct run_env *env, struct vm *vm,
@@ -478,7 +491,7 @@ static void progress(const struct run_env *env, const struct iteration *it,
 		return;
 	l->last_progress_print = now;
 	s = (now - l->t_start) / 1e9;
-	bt_info("run: %s #%d: %llu cycles, %.0f cycles/s, %llu window hits, %.1f s, %s so far",
+	bt_info("run: %s run%d: %llu cycles, %.0f cycles/s, %llu window hits, %.1f s, %s so far",
 		env->qemu_version[it->qemu], it->number,
 		(unsigned long long)it->counts.cycles, s > 0 ? it->counts.cycles / s : 0,
 		(unsigned long long)it->counts.window_hits, s,
@@ -615,6 +628,7 @@ static void event_loop(const struct run_env *env, struct vm *vm,
 		}
 		progress(env, it, &l);
 		now = bt_now_ns();
+		soak_beat(env, it, l.t_start ? (now - l.t_start) / 1e9 : 0);
 		if (reap(vm)) {
 			char how[64];
 			enum bt_outcome o = bt_exit_outcome(vm->status, how, sizeof(how));
@@ -670,6 +684,22 @@ static void close_vm(struct vm *vm)
 	unlink(vm->qmp_path);
 	unlink(vm->agent_path);
 	rmdir(vm->sockdir);
+}
+
+/* QEMU is gone: what it and the guest wrote can be cut to size. */
+static void cap_logs(const struct iteration *it)
+{
+	static const char *const logs[] = { "console.log", "frames.log", "qemu.log" };
+	char path[PATH_MAX + 16];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", it->dir, logs[i]);
+		ret = __bt_cap_file(path, LOG_HEAD_BYTES, LOG_TAIL_BYTES);
+		if (ret < 0 && ret != -ENOENT)
+			bt_warn("%s: not capped: %s", path, strerror(-ret));
+	}
 }
 
 void run_iteration(const struct run_env *env, struct iteration *it)
@@ -736,4 +766,5 @@ void run_iteration(const struct run_env *env, struct iteration *it)
 	if (!it->console)
 		it->console = console_json(&vm.console);
 	close_vm(&vm);
+	cap_logs(it);
 }

@@ -67,8 +67,11 @@ static const struct key keys[] = {
 	  "MEM off/on cycles per iteration (default 20000 unless duration)" },
 	{ "stress", "duration", "duration", K_SECONDS, F(duration_s), 0, 0, NULL,
 	  "seconds per iteration (with cycles: whichever first)" },
-	{ "stress", "iterations", "iterations", K_U64, F(iterations), 1, 1000000, NULL,
-	  "VM boots, one record each (default 1)" },
+	{ "stress", "iterations", "iterations", K_U64, F(iterations), 0, 1000000, NULL,
+	  "VM boots, one record each (default 1; 0: until total_duration)" },
+	{ "stress", "total_duration", "total-duration", K_SECONDS, F(total_duration_s), 0, 0, NULL,
+	  "a soak's wall time from its first start, restarts included: iterations go on "
+	  "until it is reached (a suffix s, m, h or d; default none)" },
 	{ "stress", "dwell_off_us", "dwell-off-us", K_U64, F(dwell_off_us), 0, 10000000, NULL,
 	  "time MEM stays off per cycle (default 0)" },
 	{ "stress", "dwell_on_us", "dwell-on-us", K_U64, F(dwell_on_us), 0, 10000000, NULL,
@@ -82,6 +85,14 @@ static const struct key keys[] = {
 	  "seconds without agent progress that count as a hung guest (default 15)" },
 	{ "results", "dir", "results", K_STR, F(results), 0, 0, NULL,
 	  "results root (default results)" },
+	{ "results", "soak", "soak", K_STR, F(soak), 0, 0, NULL,
+	  "a named soak: results in <dir>/<name>, resumed there after a restart "
+	  "(default: a new <UTC>-<host> directory per run)" },
+	{ "results", "host", "host", K_STR, F(host), 0, 0, NULL,
+	  "the host's name in records and reports (default the hostname)" },
+	{ "results", "keep_runs", "keep-runs", K_U64, F(keep_runs), 1, 1000000, NULL,
+	  "a soak keeps the newest N iteration directories as they are and packs older "
+	  "ones into archive/*.tar.xz (default 8)" },
 };
 
 #define NR_KEYS (int)(sizeof(keys) / sizeof(keys[0]))
@@ -97,11 +108,11 @@ void bt_config_default(struct bt_config *c)
 	c->smp = 2;
 	c->memory_mb = 512;
 	c->boot_timeout_s = 180;
-	c->iterations = 1;
 	strcpy(c->access, "read");
 	c->width = 4;
 	c->heartbeat_s = 15;
 	strcpy(c->results, "results");
+	c->keep_runs = 8;
 }
 
 #define fail(err, errlen, ...) bt_errf(err, errlen, -EINVAL, __VA_ARGS__)
@@ -278,6 +289,14 @@ int bt_config_validate(struct bt_config *c, char *err, size_t errlen)
 			    (unsigned long long)c->width);
 	if (!c->cycles && c->duration_s <= 0)
 		c->cycles = 20000;
+	/* iterations = 0 is "until total_duration": unset, it is one run. */
+	if (!c->iterations && c->total_duration_s <= 0)
+		c->iterations = 1;
+	if (c->total_duration_s > 0 && !c->soak[0])
+		return fail(err, errlen, "[stress] total_duration needs a named soak ([results] soak "
+			    "or --soak): its clock survives restarts there");
+	if (c->soak[0] && (strchr(c->soak, '/') || c->soak[0] == '.'))
+		return fail(err, errlen, "[results] soak = %s: want a plain name, not a path", c->soak);
 	if (!c->ur_check[0])
 		strcpy(c->ur_check, c->emulated[0] ? "record" : "strict");
 	if (strcmp(c->kernel, "debian") && strcmp(c->kernel, "host") && !c->modroot[0] &&

@@ -41,7 +41,8 @@ static const struct {
 	[BT_OUTCOME_SETUP_ERROR] = { "setup-error", NOT_A_VERDICT, 21,
 		"the test could not be set up" },
 	[BT_OUTCOME_INTERRUPTED] = { "interrupted", NOT_A_VERDICT, 22,
-		"the runner was killed mid-run: closed later from its progress" },
+		"the runner was stopped mid-run (a signal, or killed and closed later from its "
+		"progress): not a verdict on the kernel" },
 	/* The most serious finding of a soak: the host itself went down. */
 	[BT_OUTCOME_HOST_RESET] = { "host-reset", FAILING, 30,
 		"the host rebooted during the run (boot id changed)" },

@@ -55,14 +55,28 @@ int bt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 int bt_parse_seconds(const char *s, double min_exclusive, double max,
 		     double *out)
 {
+	static const struct { char suffix; double scale; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
 	char *end;
 	double v;
+	size_t i;
 
 	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v))
+	if (errno || end == s || !isfinite(v))
+		return -EINVAL;
+	/* A soak's days read better as "2d" than as 172800. */
+	for (i = 0; *end && !end[1] && i < sizeof(units) / sizeof(units[0]); i++) {
+		if (*end == units[i].suffix) {
+			v *= units[i].scale;
+			end++;
+			break;
+		}
+	}
+	if (*end)
 		return -EINVAL;
 	if (!(v > min_exclusive) || v > max)
 		return -ERANGE;

@@ -74,6 +74,12 @@ struct json_object *bt_json_set_obj(struct json_object *o, const char *key)
 }
 
 static char command[4096];
+static char host_name[64];
+
+void bt_record_set_host_name(const char *name)
+{
+	snprintf(host_name, sizeof(host_name), "%s", name ? name : "");
+}
 
 void bt_record_set_argv(int argc, char **argv)
 {
@@ -138,6 +144,8 @@ struct json_object *bt_record_new(const char *tool)
 	host = bt_json_set_obj(rec, "host");
 	gethostname(hostname, sizeof(hostname) - 1);
 	bt_json_set_str(host, "hostname", hostname);
+	/* The fleet's name for it: several "hosts" may share one machine. */
+	bt_json_set_str(host, "name", host_name[0] ? host_name : hostname);
 	if (uname(&uts)) {
 		bt_json_set_str(host, "kernel", "unknown");
 		bt_json_set_null(host, "kernel_build");

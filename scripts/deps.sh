@@ -11,7 +11,7 @@ set -eu
 
 PACKAGES="gcc make libc6-dev linux-libc-dev pkg-config check libsubunit-dev
 libpci-dev libjson-c-dev libinih-dev jq qemu-system-x86 busybox-static cpio
-kmod gnuplot-nox pciutils xz-utils util-linux
+kmod gnuplot-nox pciutils xz-utils util-linux tar libsystemd-dev systemd ansible-core
 flex bison bc libelf-dev libssl-dev patch"
 QEMU_BUILD="dpkg-dev meson ninja-build python3 libglib2.0-dev libpixman-1-dev
 libslirp-dev libfdt-dev libcap-ng-dev libattr1-dev zlib1g-dev"

@@ -41,7 +41,8 @@ struct bt_config {
 	/* [stress] */
 	uint64_t cycles;
 	double duration_s;
-	uint64_t iterations;
+	uint64_t iterations;		/* 0: until total_duration_s */
+	double total_duration_s;	/* a soak's wall time, restarts included */
 	uint64_t dwell_off_us;
 	uint64_t dwell_on_us;
 	char access[8];
@@ -50,6 +51,9 @@ struct bt_config {
 	uint64_t heartbeat_s;
 	/* [results] */
 	char results[PATH_MAX];
+	char soak[64];			/* a named, resumable soak: <results>/<soak> */
+	char host[64];			/* the host's name in records; "" = hostname */
+	uint64_t keep_runs;		/* newest iteration dirs a soak keeps unpacked */
 };
 
 void bt_config_default(struct bt_config *c);

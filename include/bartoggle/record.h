@@ -26,6 +26,9 @@ void bt_utc_now(char *buf, size_t len);
  */
 void bt_record_set_argv(int argc, char **argv);
 const char *bt_record_command(void);	/* "" before bt_record_set_argv() */
+/* host.name of every record from now on ([results] host); NULL or "": the
+ * hostname. */
+void bt_record_set_host_name(const char *name);
 
 /*
  * A new record with schema, tool, version, time, host {hostname, kernel,

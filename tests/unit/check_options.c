@@ -218,6 +218,17 @@ START_TEST(numbers)
 	ck_assert_int_eq(bt_parse_seconds("nan", 0, 10, &d), -EINVAL);
 	ck_assert_int_eq(bt_parse_seconds("1e999", 0, 10, &d), -EINVAL);
 	ck_assert_int_eq(bt_parse_seconds("11", 0, 10, &d), -ERANGE);
+	ck_assert_int_eq(bt_parse_seconds("2d", 0, 3e5, &d), 0);
+	ck_assert(d == 172800);
+	ck_assert_int_eq(bt_parse_seconds("1.5h", 0, 1e5, &d), 0);
+	ck_assert(d == 5400);
+	ck_assert_int_eq(bt_parse_seconds("10m", 0, 1e5, &d), 0);
+	ck_assert(d == 600);
+	ck_assert_int_eq(bt_parse_seconds("3s", 0, 10, &d), 0);
+	ck_assert(d == 3);
+	ck_assert_int_eq(bt_parse_seconds("3ss", 0, 10, &d), -EINVAL);
+	ck_assert_int_eq(bt_parse_seconds("3w", 0, 10, &d), -EINVAL);
+	ck_assert_int_eq(bt_parse_seconds("1d", 0, 10, &d), -ERANGE);
 }
 END_TEST
 
