@@ -51,7 +51,7 @@ UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 .SECONDARY:
 .PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
-	nested-matrix qemu-fixed kmod bench report clean
+	nested-matrix qemu-fixed kmod bench report install clean
 all: $(REPRO) $(AGENT) $(RUN)
 
 deps:
@@ -191,6 +191,29 @@ REPORT_ARGS ?=
 report: deps
 	@$(MAKE) --no-print-directory $(RUN) >&2
 	@$(RUN) report $(REPORT_ARGS)
+
+# The binaries, scripts and the systemd unit under PREFIX (DESTDIR for a
+# staging root). bartoggle-run finds its scripts beside its own directory:
+# $(PREFIX)/lib/bartoggle/{bin,scripts}, with $(PREFIX)/bin/bartoggle-run a link.
+PREFIX		?= /usr/local
+SYSCONFDIR	?= /etc
+UNITDIR		?= $(SYSCONFDIR)/systemd/system
+BT_LIBDIR	= $(PREFIX)/lib/bartoggle
+BT_DOCDIR	= $(PREFIX)/share/doc/bartoggle
+install: all
+	install -d $(DESTDIR)$(BT_LIBDIR)/bin $(DESTDIR)$(BT_LIBDIR)/scripts \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BT_DOCDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/bartoggle
+	install -m 755 $(RUN) $(AGENT) $(REPRO) $(DESTDIR)$(BT_LIBDIR)/bin/
+	cp -R scripts/. $(DESTDIR)$(BT_LIBDIR)/scripts/
+	ln -sfn ../lib/bartoggle/bin/bartoggle-run $(DESTDIR)$(PREFIX)/bin/bartoggle-run
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		-e 's|@DOCDIR@|$(BT_DOCDIR)|g' contrib/systemd/bartoggle-soak@.service \
+		>$(DESTDIR)$(UNITDIR)/bartoggle-soak@.service
+	install -m 644 README.md $(DESTDIR)$(BT_DOCDIR)/
+	install -m 644 configs/soak.ini $(DESTDIR)$(BT_DOCDIR)/soak.ini.example
+	@echo "install: $(DESTDIR)$(PREFIX)/bin/bartoggle-run; unit $(DESTDIR)$(UNITDIR)/bartoggle-soak@.service;" \
+		"a soak: $(SYSCONFDIR)/bartoggle/<name>.ini, then systemctl enable --now bartoggle-soak@<name>" >&2
 
 clean:
 	rm -rf $(O)

@@ -36,7 +36,8 @@ void run_usage(FILE *out)
 	fprintf(out,
 		"Usage: bartoggle-run [--config FILE] [options]\n"
 		"       bartoggle-run --restore [--bdf BDF | --journal FILE] [--results DIR]\n"
-		"       bartoggle-run report [--help] [DIR|FILE...]\n\n"
+		"       bartoggle-run report [--help] [DIR|FILE...]\n"
+		"       bartoggle-run status [--json] [--help] [DIR...]\n\n"
 		"Boots QEMU with the device assigned (or QEMU's emulated edu), runs\n"
 		"bartoggle-agent in the guest to toggle PCI_COMMAND.MEM while hammering the BAR,\n"
 		"and classifies how each VM ends. Results: <results>/<UTC>-<host>/.\n\n"

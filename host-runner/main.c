@@ -42,6 +42,14 @@ static void on_signal(int sig)
 	run_interrupted = sig;
 }
 
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} subcommands[] = {
+	{ "report", report_main },
+	{ "status", status_main },
+};
+
 int main(int argc, char **argv)
 {
 	static struct bt_config cfg;
@@ -59,13 +67,15 @@ int main(int argc, char **argv)
 	struct iteration it;
 	const char *verdict;
 	struct bt_ktap k;
-	bool bound = false;
+	bool bound = false, more;
 	FILE *ktap;
+	size_t i;
 	int ret;
 
 	bt_log_init(argv[0], BT_LOG_INFO);
-	if (argc > 1 && !strcmp(argv[1], "report"))
-		return report_main(argc - 1, argv + 1);
+	for (i = 0; argc > 1 && i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].main(argc - 1, argv + 1);
 	bt_config_default(&cfg);
 	ret = run_parse(argc, argv, &cfg, &a);
 	if (ret)
@@ -110,6 +120,11 @@ int main(int argc, char **argv)
 	ret = soak_begin(&env, &soak, &t);
 	if (ret)
 		return ret;
+	/* A soak started again after its end (a reboot, an enabled unit):
+	 * its summary is written again, nothing is bound or booted. */
+	more = soak_has_more(&env);
+	if (!more)
+		bt_info("soak %s is over (%d run(s) recorded): nothing left to run", cfg.soak, t.runs);
 
 	/* Iterations an earlier runner started and never recorded. */
 	if (bt_recover_tree(cfg.results, "runner", stderr) < 0)
@@ -123,7 +138,7 @@ int main(int argc, char **argv)
 	/* Every run, emulated too: where --restore finds this run's QEMU. */
 	qemu_pidfile_path(rundir, env.pidfile, sizeof(env.pidfile));
 
-	if (!cfg.emulated[0]) {
+	if (!cfg.emulated[0] && more) {
 		if (a.journal)
 			snprintf(journal, sizeof(journal), "%s", a.journal);
 		else
@@ -143,7 +158,7 @@ int main(int argc, char **argv)
 		bound = true;
 	}
 
-	ret = build_image(&env);
+	ret = more ? build_image(&env) : 0;
 	if (ret)
 		goto out;
 

@@ -160,7 +160,7 @@ const char *run_verdict(const struct run_env *env, const struct totals *t)
 	if (!env->cfg->soak[0])
 		return t->fail ? "FAIL" : t->other || !t->runs ? "ERROR" : "PASS";
 	v = soak_verdict(t);
-	return strcmp(v, "NONE") ? v : "ERROR";
+	return strcmp(v, "PENDING") ? v : "ERROR";
 }
 
 void write_ktap_from_records(const struct run_env *env, struct totals *t)

@@ -50,6 +50,8 @@ struct iteration {
 	enum bt_verdict verdict;
 	struct bt_counts counts;
 	uint64_t faults;
+	double run_for_s;		/* the agent's duration: [stress] duration, or
+					 * what is left of total_duration; 0: none */
 	unsigned progress_lines;	/* in progress.jsonl, since it was thinned */
 	/* The VMM's kvm-memory-fault-retries over its vCPUs; -1: it has none */
 	int64_t memory_fault_retries;
@@ -157,6 +159,8 @@ struct soak {
  * from its records, the clock from its status.json. 0 or an exit code.
  */
 int soak_begin(struct run_env *env, struct soak *s, struct totals *t);
+/* Is anything left to run: iterations, time, no signal? */
+bool soak_has_more(const struct run_env *env);
 /* The next iteration into @it, unless the run is over. */
 bool soak_next(const struct run_env *env, struct iteration *it);
 /* From the VM loop: status.json every few seconds, the service watchdog. */
@@ -196,6 +200,8 @@ void make_dir_for(const char *path);
 
 /* "bartoggle-run report ...": @argv[0] is "report". */
 int report_main(int argc, char **argv);
+/* "bartoggle-run status ...": status.c */
+int status_main(int argc, char **argv);
 
 
 /* What collect_forensics() found. */

@@ -30,8 +30,6 @@
 #include "runner.h"
 
 #define STATUS_EVERY_NS		5000000000ULL
-/* Iteration directories packed into one archive/<first>..<last>.tar.xz. */
-#define ARCHIVE_CHUNK		16
 /* A finished iteration's progress.jsonl, in a soak: enough for its curve. */
 #define SOAK_PROGRESS_LINES	128
 
@@ -74,18 +72,30 @@ static uint64_t pos_of(const struct bt_config *c, int q, int i)
 			     : (uint64_t)(i - 1) * c->nqemu + q;
 }
 
-bool soak_next(const struct run_env *env, struct iteration *it)
+bool soak_has_more(const struct run_env *env)
 {
 	const struct bt_config *c = env->cfg;
-	struct soak *s = env->soak;
+	const struct soak *s = env->soak;
 
 	if (run_interrupted)
 		return false;
 	if (c->iterations && s->pos >= (uint64_t)c->nqemu * c->iterations)
 		return false;
-	if (c->total_duration_s > 0 && wall_now() >= s->first_start + c->total_duration_s)
+	return c->total_duration_s <= 0 || wall_now() < s->first_start + c->total_duration_s;
+}
+
+bool soak_next(const struct run_env *env, struct iteration *it)
+{
+	const struct bt_config *c = env->cfg;
+	struct soak *s = env->soak;
+	double left = s->first_start + c->total_duration_s - wall_now();
+
+	if (!soak_has_more(env))
 		return false;
-	*it = (struct iteration){ 0 };
+	*it = (struct iteration){ .run_for_s = c->duration_s };
+	/* The last iteration ends with the soak, not an hour after it. */
+	if (c->total_duration_s > 0 && (c->duration_s <= 0 || left < c->duration_s))
+		it->run_for_s = left;
 	at_pos(c, s->pos++, &it->qemu, &it->number);
 	snprintf(it->dir, sizeof(it->dir), "%s/qemu%d-run%d", env->dir, it->qemu + 1, it->number);
 	s->current = it;
@@ -232,7 +242,7 @@ int soak_begin(struct run_env *env, struct soak *s, struct totals *t)
 		return BT_EXIT_FAIL;
 	}
 	if (s->sessions > 1 || t->runs)
-		bt_info("soak %s: session %u, resuming after %d recorded run(s), %.0f s into %s",
+		bt_info("soak %s: session %u, %d run(s) recorded, %.0f s into %s",
 			c->soak, s->sessions, t->runs, s->session_start - s->first_start,
 			c->total_duration_s > 0 ? "its total duration" : "it");
 	return 0;
@@ -326,7 +336,7 @@ const char *soak_verdict(const struct totals *t)
 		return "FAIL";
 	if (errors)
 		return "ERROR";
-	return t->pass ? "PASS" : "NONE";
+	return t->pass ? "PASS" : "PENDING";
 }
 
 void soak_beat(const struct run_env *env, const struct iteration *it, double elapsed_s)
@@ -418,7 +428,7 @@ static int fsync_path(const char *path)
 }
 
 /*
- * The oldest ARCHIVE_CHUNK iteration directories into one xz tarball
+ * The oldest archive_chunk iteration directories into one xz tarball
  * (similar consoles compress well together), once more than keep_runs
  * are there. The directories go only after the archive is on disk.
  */
@@ -426,26 +436,28 @@ static void archive_old_runs(const struct run_env *env)
 {
 	const struct bt_config *c = env->cfg;
 	char archive[PATH_MAX], tmp[PATH_MAX + 8], path[PATH_MAX + 64];
-	char *argv[ARCHIVE_CHUNK + 8];
 	struct run_dir *runs;
-	size_t n = list_run_dirs(env->dir, &runs), i;
+	size_t n = list_run_dirs(env->dir, &runs), i, chunk = c->archive_chunk;
+	char **argv;
 	int argc = 0, ret;
 
-	if (n < c->keep_runs + ARCHIVE_CHUNK) {
+	if (n < c->keep_runs + chunk) {
 		free(runs);
 		return;
 	}
+	argv = calloc(chunk + 8, sizeof(*argv));
+	BT_ASSERT(argv, "out of memory");
 	snprintf(path, sizeof(path), "%s/archive", env->dir);
 	mkdir(path, 0755);
 	snprintf(archive, sizeof(archive), "%s/archive/%s..%s.tar.xz", env->dir, runs[0].name,
-		 runs[ARCHIVE_CHUNK - 1].name);
+		 runs[chunk - 1].name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", archive);
 	argv[argc++] = "tar";
 	argv[argc++] = "-cJf";
 	argv[argc++] = tmp;
 	argv[argc++] = "-C";
 	argv[argc++] = (char *)env->dir;
-	for (i = 0; i < ARCHIVE_CHUNK; i++)
+	for (i = 0; i < chunk; i++)
 		argv[argc++] = runs[i].name;
 	argv[argc] = NULL;
 	ret = run_tar(argv);
@@ -455,18 +467,20 @@ static void archive_old_runs(const struct run_env *env)
 		ret = -errno;
 	if (ret) {
 		bt_warn("could not pack %s..%s into %s (%s): left as they are", runs[0].name,
-			runs[ARCHIVE_CHUNK - 1].name, archive, strerror(-ret));
+			runs[chunk - 1].name, archive, strerror(-ret));
 		unlink(tmp);
 		free(runs);
+		free(argv);
 		return;
 	}
-	for (i = 0; i < ARCHIVE_CHUNK; i++) {
+	for (i = 0; i < chunk; i++) {
 		snprintf(path, sizeof(path), "%s/%s", env->dir, runs[i].name);
 		if (nftw(path, remove_one, 8, FTW_DEPTH | FTW_PHYS))
 			bt_warn("%s: packed, but not removed: %s", path, strerror(errno));
 	}
-	bt_info("packed %s..%s into %s", runs[0].name, runs[ARCHIVE_CHUNK - 1].name, archive);
+	bt_info("packed %s..%s into %s", runs[0].name, runs[chunk - 1].name, archive);
 	free(runs);
+	free(argv);
 }
 
 void soak_after_iteration(const struct run_env *env, const struct iteration *it)

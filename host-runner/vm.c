@@ -334,7 +334,7 @@ static void send_agent(struct vm *vm, const char *line)
 		bt_debug("agent write: %s", strerror(errno));
 }
 
-static void start_agent(const struct run_env *env, struct vm *vm)
+static void start_agent(const struct run_env *env, const struct iteration *it, struct vm *vm)
 {
 	const struct bt_config *c = env->cfg;
 	struct json_object *m = json_object_new_object();
@@ -343,8 +343,8 @@ static void start_agent(const struct run_env *env, struct vm *vm)
 	bt_json_set_str(m, "type", "start");
 	if (c->cycles)
 		bt_json_set_u64(m, "cycles", c->cycles);
-	if (c->duration_s > 0)
-		bt_json_set_double(m, "duration_s", c->duration_s);
+	if (it->run_for_s > 0)
+		bt_json_set_double(m, "duration_s", it->run_for_s);
 	bt_json_set_str(m, "access", c->access);
 	bt_json_set_u64(m, "width", c->width);
 	bt_json_set_u64(m, "dwell_off_us", c->dwell_off_us);
@@ -421,7 +421,7 @@ static void on_agent_line(const struct run_env *env, struct vm *vm,
 	l->console_beats_at_last_line = vm->console.beats;
 	if (!strcmp(t, "hello") && l->phase == BOOTING) {
 		it->hello = json_object_get(msg);
-		start_agent(env, vm);
+		start_agent(env, it, vm);
 		l->phase = RUNNING;
 		l->t_start = bt_now_ns();
 	} else if (!strcmp(t, "progress")) {

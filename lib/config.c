@@ -93,6 +93,8 @@ static const struct key keys[] = {
 	{ "results", "keep_runs", "keep-runs", K_U64, F(keep_runs), 1, 1000000, NULL,
 	  "a soak keeps the newest N iteration directories as they are and packs older "
 	  "ones into archive/*.tar.xz (default 8)" },
+	{ "results", "archive_chunk", "archive-chunk", K_U64, F(archive_chunk), 1, 10000, NULL,
+	  "iteration directories per archive/*.tar.xz (default 16)" },
 };
 
 #define NR_KEYS (int)(sizeof(keys) / sizeof(keys[0]))
@@ -113,6 +115,7 @@ void bt_config_default(struct bt_config *c)
 	c->heartbeat_s = 15;
 	strcpy(c->results, "results");
 	c->keep_runs = 8;
+	c->archive_chunk = 16;
 }
 
 #define fail(err, errlen, ...) bt_errf(err, errlen, -EINVAL, __VA_ARGS__)

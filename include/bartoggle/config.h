@@ -54,6 +54,7 @@ struct bt_config {
 	char soak[64];			/* a named, resumable soak: <results>/<soak> */
 	char host[64];			/* the host's name in records; "" = hostname */
 	uint64_t keep_runs;		/* newest iteration dirs a soak keeps unpacked */
+	uint64_t archive_chunk;		/* iteration dirs per archive tarball */
 };
 
 void bt_config_default(struct bt_config *c);
