@@ -10,6 +10,7 @@
 #include "bartoggle/qemubuild.h"
 #include "bartoggle/record.h"
 #include "bartoggle/reportevidence.h"
+#include "bartoggle/reportfleet.h"
 #include "bartoggle/version.h"
 
 #define MAX_LISTED	3	/* distinct commands, files, builds in an evidence file */
@@ -165,7 +166,7 @@ char *bt_report_evidence_text(const struct bt_report *r, const struct bt_report_
 	struct json_object *first = r->runs[row->runs[0]].rec;
 	const struct bt_survival *s = &row->stats;
 	size_t len = 0, i;
-	char *text = NULL, words[320], now[32], bar[64] = "";
+	char *text = NULL, words[320], fleet[512], now[32], bar[64] = "";
 	const char *t0 = NULL, *t1 = NULL;
 	uint64_t bar_size = 0, ur_reads, retries;
 	bool has_ur, has_retries;
@@ -200,6 +201,9 @@ char *bt_report_evidence_text(const struct bt_report *r, const struct bt_report_
 			(unsigned long long)ur_reads, (unsigned long long)row->ur_violations);
 	if (has_retries)
 		fprintf(m, ", %llu memory-fault exits retried by the VMM", (unsigned long long)retries);
+	if (row->hosts > 1 || row->devices > 1)
+		fprintf(m, " on %u devices on %u hosts over %.*f device-hours", row->devices,
+			row->hosts, row->device_hours < 10 ? 2 : 0, row->device_hours);
 	fprintf(m, "; %s\n", words);
 	fprintf(m, "Verdict:       %s (", bt_verdict_name(row->verdict));
 	bt_report_verdict_list(row, m);
@@ -236,6 +240,9 @@ char *bt_report_evidence_text(const struct bt_report *r, const struct bt_report_
 	fprintf(m, "Command:       ");
 	distinct(r, row, run_field, "command", m);
 	fprintf(m, "Runs:          %zu\n", row->nruns);
+	bt_report_fleet_words(row, fleet, sizeof(fleet));
+	fprintf(m, "Fleet:         %s\n", fleet);
+	bt_report_fleet_stops(r, row, "Cut short:     ", m);
 	fprintf(m, "Cycles:        %llu, window hits %llu, UR violations %llu\n",
 		(unsigned long long)s->cycles,
 		(unsigned long long)row->window_hits, (unsigned long long)row->ur_violations);

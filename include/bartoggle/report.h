@@ -39,6 +39,8 @@ struct bt_report_row {
 	unsigned ur_fail_runs;			/* FAIL on UR reads alone (ur_check=strict) */
 	uint64_t window_hits, ur_violations;
 	double duration_s;
+	unsigned hosts, devices;		/* reportfleet.c */
+	double device_hours;
 	struct bt_survival stats;
 };
 
@@ -73,6 +75,9 @@ int __bt_report_add_dir(struct bt_report *r, const char *dir);
 
 /* Group the runs into rows, sorted by key, and compute their statistics. */
 void bt_report_finish(struct bt_report *r);
+/* The observations of a row's PASS and FAIL runs into @obs; how many. */
+size_t bt_report_row_obs(const struct bt_report *r, const struct bt_report_row *row,
+			 struct bt_run_obs *obs);
 /* The worst row verdict: FAIL > ERROR > PASS > SKIP (SKIP when no rows). */
 enum bt_verdict bt_report_verdict(const struct bt_report *r);
 
