@@ -1,0 +1,184 @@
+#!/bin/bash
+# The fleet, for real on this machine: contrib/ansible's playbooks against
+# three hosts (local connection, each its own prefix, config dir and results
+# root, no systemd here: the unit's command line, detached), each soaking the
+# emulated edu; host-a's runner is stopped mid-soak by SIGTERM, started,
+# killed by SIGKILL, started again: its soak resumes in the same directory.
+# Then collect and the fleet report: one row, three hosts, the summed cycles,
+# host-a's two cut-short runs named. Also: --syntax-check on every playbook,
+# systemd-analyze verify on the installed unit.
+set -u
+. "$(dirname "$0")/lib.sh"
+BUILD=${1:-build}
+SRC=$(pwd)
+OUT=${BARTOGGLE_TEST_OUT:-results/check}/fleet
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
+PB=contrib/ansible
+command -v ansible-playbook >/dev/null || t_skip_all "no ansible-playbook (make deps installs ansible-core)"
+command -v qemu-system-x86_64 >/dev/null || t_skip_all "no qemu-system-x86_64"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+export ANSIBLE_HOME=$OUT/ansible-home ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0
+export ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
+CACHE=${BARTOGGLE_CACHE:-$HOME/.cache/bartoggle}
+
+host_vars() {	# NAME TOTAL_DURATION
+	cat <<-EOV
+	        $1:
+	          bartoggle_prefix: $OUT/$1/prefix
+	          bartoggle_sysconfdir: $OUT/$1/etc
+	          bartoggle_results_root: $OUT/$1/results
+	          bartoggle_runtime_dir: $OUT/$1/run
+	          bartoggle_devices:
+	            - name: demo-$1
+	              emulated: edu
+	              settings:
+	                stress.total_duration: $2
+	EOV
+}
+{
+	cat <<-EOI
+	all:
+	  vars:
+	    ansible_connection: local
+	    ansible_python_interpreter: /usr/bin/python3
+	    bartoggle_src: $SRC
+	    bartoggle_build: false
+	    bartoggle_install_packages: false
+	    bartoggle_service_manager: direct
+	    bartoggle_cache: $CACHE
+	    bartoggle_fleet_results: $OUT/fleet-results
+	    bartoggle_poll_delay: 5
+	    bartoggle_poll_retries: 120
+	    bartoggle_soak_settings:
+	      stress.cycles: 3000
+	      stress.iterations: 0
+	      stress.dwell_off_us: 20
+	      results.keep_runs: 1
+	      results.archive_chunk: 2
+	  children:
+	    soak_hosts:
+	      hosts:
+	EOI
+	host_vars host-a 100s
+	host_vars host-b 60s
+	host_vars host-c 60s
+} >"$OUT/inventory.yml"
+
+play() {	# LOG PLAYBOOK [ARGS]: ansible-playbook, its output in LOG
+	local log=$1
+	shift
+	ansible-playbook -i "$OUT/inventory.yml" "$PB/$@" >>"$OUT/$log" 2>&1
+}
+
+status_of() {	# HOST: host-a's soak status.json
+	echo "$OUT/$1/results/demo-$1/status.json"
+}
+
+# until_jq FILE FILTER SECONDS
+until_jq() {
+	local _
+	for _ in $(seq 1 $(($3 * 2))); do
+		jq -e "$2" "$1" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	echo "until_jq: '$2' not true on $1 within $3 s" >&2
+	return 1
+}
+
+t_plan 13
+ok=1
+for p in deploy start poll stop collect fleet; do
+	ansible-playbook -i "$PB/inventory.example.yml" --syntax-check "$PB/$p.yml" >>"$OUT/syntax.log" 2>&1 || ok=0
+done
+t_check "ansible-playbook --syntax-check: all six playbooks" [ $ok = 1 ]
+
+# The unit as make install writes it, where its binary really is.
+make --no-print-directory install PREFIX="$OUT/install" SYSCONFDIR="$OUT/install/etc" \
+	UNITDIR="$OUT/install/units" >"$OUT/install.log" 2>&1
+ln -sf bartoggle-soak@.service "$OUT/install/units/bartoggle-soak@demo.service"
+sed 's/^Restart=on-abnormal/Restart=sometimes/' "$OUT/install/units/bartoggle-soak@.service" \
+	>"$OUT/install/units/broken@demo.service"
+t_check "systemd-analyze verify: the installed unit is clean, a broken one is not" bash -c "
+	out=\$(systemd-analyze verify '$OUT/install/units/bartoggle-soak@demo.service' 2>&1) &&
+	[ -z \"\$out\" ] && grep -q '^Type=notify' '$OUT/install/units/bartoggle-soak@.service' &&
+	grep -q '^ExecStart=$OUT/install/bin/bartoggle-run ' '$OUT/install/units/bartoggle-soak@.service' &&
+	[ -n \"\$(systemd-analyze verify '$OUT/install/units/broken@demo.service' 2>&1)\" ]"
+
+play deploy.log deploy.yml
+rc=$?
+t_check "deploy.yml: binaries, scripts and a config per device on all three hosts" bash -c "
+	[ $rc = 0 ] && for h in host-a host-b host-c; do
+		'$OUT'/\$h/prefix/bin/bartoggle-run --help >/dev/null &&
+		[ -x '$OUT'/\$h/prefix/lib/bartoggle/scripts/guest-image.sh ] &&
+		grep -qx \"host = \$h\" '$OUT'/\$h/etc/bartoggle/demo-\$h.ini &&
+		grep -qx 'emulated = edu' '$OUT'/\$h/etc/bartoggle/demo-\$h.ini || exit 1
+	done"
+
+play start.log start.yml
+rc=$?
+a=$(status_of host-a)
+t_check "start.yml: three soaks beating" bash -c "
+	[ $rc = 0 ] && for h in host-a host-b host-c; do
+		jqs '.state == \"running\" and .soak == \"demo-'\$h'\" and .host == \"'\$h'\"' <'$OUT'/\$h/results/demo-\$h/status.json || exit 1
+	done"
+
+# host-a, mid-iteration: SIGTERM, then start again.
+until_jq "$a" '.current.cycles > 0' 240
+pid=$(jq -r .pid "$a")
+kill -TERM "$pid"
+until_jq "$a" '.state == "stopped"' 60
+for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+t_check "SIGTERM: host-a's runner records the cut and stops" bash -c "
+	! kill -0 $pid 2>/dev/null && [ -z \"\$(pgrep -f -- '-name bartoggle-run-$pid( |\$)')\" ] &&
+	tail -n 1 '$OUT/host-a/results/demo-host-a/records.jsonl' |
+	jqs '.outcome == \"interrupted\" and .verdict == \"ERROR\" and .signature == \"the runner was stopped by SIGTERM during the run\"'"
+play start-a.log start.yml --limit host-a
+until_jq "$a" '.sessions == 2 and .state == "running" and .current.cycles > 0' 240
+pid=$(jq -r .pid "$a")
+kill -KILL "$pid"
+sleep 2
+t_check "SIGKILL: host-a's runner and its QEMU are gone, nothing recorded yet" bash -c "
+	! kill -0 $pid 2>/dev/null && [ -z \"\$(pgrep -f -- '-name bartoggle-run-$pid( |\$)')\" ] &&
+	jqs '.state == \"running\"' <'$a' &&
+	build/bartoggle-run status --json --quiet '$OUT/host-a/results' | jqs '.dead == 1'"
+play start-a.log start.yml --limit host-a
+until_jq "$a" '.sessions == 3 and .state == "running"' 240
+
+play poll.log poll.yml
+rc=$?
+t_check "poll.yml: polls status --json until no soak runs" bash -c "
+	[ $rc = 0 ] && grep -q 'demo-host-b: finished' '$OUT/poll.log' &&
+	for h in host-a host-b host-c; do
+		jqs '.state == \"finished\" and .current == null and .runs >= 1' <'$OUT'/\$h/results/demo-\$h/status.json || exit 1
+	done"
+
+ra=$OUT/host-a/results/demo-host-a/records.jsonl
+t_check "resume: host-a's one directory holds every session, iterations numbered on" bash -c "
+	jqs '.sessions == 3' <'$a' && [ \$(ls -d '$OUT'/host-a/results/*/ | wc -l) = 1 ] &&
+	jqs -s 'map(.iteration) == [range(1; length + 1)]' <'$ra'"
+t_check "resume: the SIGTERM'd and the SIGKILL'd iterations are both recorded as interrupted" bash -c "
+	jqs -s '[.[] | select(.outcome == \"interrupted\")] | length == 2 and (.[0].signature | test(\"SIGTERM\")) and (.[1].recovered.by == \"runner\") and all(.verdict == \"ERROR\" and .counts.cycles > 0)' <'$ra'"
+t_check "bounded disk: host-a's older iterations packed into archive/*.tar.xz, the newest kept" bash -c "
+	ls '$OUT'/host-a/results/demo-host-a/archive/*.tar.xz >/dev/null &&
+	for f in '$OUT'/host-a/results/demo-host-a/archive/*.tar.xz; do tar -tJf \"\$f\" | grep -q '/console.log\$' || exit 1; done &&
+	d=\$(tail -n 1 '$ra' | jq -r .logs) && [ -d \"\$d\" ]"
+
+play collect.log collect.yml
+rc=$?
+s=$OUT/fleet-results/report/summary.json
+want=$(cat "$OUT"/host-*/results/*/records.jsonl | jq -s '[.[] | select(.verdict == "PASS" or .verdict == "FAIL") | .counts.cycles] | add')
+t_check "collect.yml: each host's results in fleet-results/<host>/, without guest images" bash -c "
+	[ $rc = 0 ] && for h in host-a host-b host-c; do
+		[ -s '$OUT'/fleet-results/\$h/demo-\$h/records.jsonl ] && [ ! -e '$OUT'/fleet-results/\$h/demo-\$h/image ] || exit 1
+	done"
+t_check "fleet report: one row, 3 hosts, 3 devices, the summed cycles ($want), PASS" jq_true "$s" \
+	".rows | length == 1 and .[0].hosts == 3 and .[0].devices == 3 and .[0].cycles == $want and .[0].verdict == \"PASS\" and (.[0].by_host | map(.host) | sort) == [\"host-a\", \"host-b\", \"host-c\"] and .[0].device_hours > 0"
+t_check "fleet report: host-a's two cut-short runs named with host and device" bash -c "
+	jqs '[.rows[0].stops[] | select(.host == \"host-a\" and .device == \"host-a emulated demo-host-a\" and .outcome == \"interrupted\")] | length == 2' <'$s' &&
+	grep -q '^  R1  3 devices on 3 hosts, .* device-hours, 0 VM-fatal events in $want cycles' '$OUT/fleet-results/report/summary.txt' &&
+	[ \$(grep -c 'interrupted on host-a emulated demo-host-a' '$OUT/fleet-results/report/summary.txt') = 2 ] &&
+	grep -q '^Tested: .* on 3 devices on 3 hosts over ' '$OUT'/fleet-results/report/evidence-*.txt"
+
+t_diag "$(grep -A3 '^Fleet:' "$OUT/fleet-results/report/summary.txt" | head -n 3 | tr '\n' ' ')"
+t_done
