@@ -22,6 +22,7 @@
 #include "bartoggle/config.h"
 #include "bartoggle/kvm.h"
 #include "bartoggle/log.h"
+#include "bartoggle/parse.h"
 #include "bartoggle/qemubuild.h"
 #include "bartoggle/record.h"
 #include "bartoggle/stats.h"
@@ -64,18 +65,12 @@ static void qemu_version(const char *qemu, char *line, char *out, size_t len)
  * until a file it wants is missing. The number of failed checks. */
 static int check_firmware(const char *dirs)
 {
-	char detail[PATH_MAX + 32];
+	char detail[PATH_MAX + 32], dir[PATH_MAX];
 	int fails = 0;
-	size_t n;
 
-	for (; *dirs; dirs += n + !!dirs[n]) {
+	while ((dirs = bt_next_field(dirs, ':', dir, sizeof(dir)))) {
 		struct stat st;
-		char dir[PATH_MAX];
 
-		n = strcspn(dirs, ":");
-		snprintf(dir, sizeof(dir), "%.*s", (int)n, dirs);
-		if (!n)
-			continue;
 		snprintf(detail, sizeof(detail), "-L %s", dir);
 		fails += check(!stat(dir, &st) && S_ISDIR(st.st_mode), "QEMU firmware", detail,
 			       "fix [qemu] firmware: directories that exist, colon-separated");

@@ -22,6 +22,7 @@
 
 #include "bartoggle/evidence.h"
 #include "bartoggle/log.h"
+#include "bartoggle/parse.h"
 #include "bartoggle/qmp.h"
 #include "bartoggle/record.h"
 #include "bartoggle/thin.h"
@@ -81,7 +82,8 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 		      const struct vm *vm, char **argv)
 {
 	const struct bt_config *c = env->cfg;
-	char extra[sizeof(c->qemu_args)], firmware[sizeof(c->qemu_firmware)], *tok, *save = NULL;
+	char extra[sizeof(c->qemu_args)], dir[PATH_MAX], *tok, *save = NULL;
+	const char *firmware = c->qemu_firmware;
 	int n = 0;
 
 	add_arg(argv, &n, "%s", c->qemu[it->qemu]);
@@ -99,12 +101,10 @@ static int build_argv(const struct run_env *env, const struct iteration *it,
 	/* Tells --restore this QEMU is a runner's, and whose. */
 	add_arg(argv, &n, "-name");
 	add_arg(argv, &n, RUN_QEMU_NAME "%d", (int)getpid());
-	snprintf(firmware, sizeof(firmware), "%s", c->qemu_firmware);
-	for (tok = strtok_r(firmware, ":", &save); tok && n < 40; tok = strtok_r(NULL, ":", &save)) {
+	while (n < 40 && (firmware = bt_next_field(firmware, ':', dir, sizeof(dir)))) {
 		add_arg(argv, &n, "-L");
-		add_arg(argv, &n, "%s", tok);
+		add_arg(argv, &n, "%s", dir);
 	}
-	save = NULL;
 	add_arg(argv, &n, "-machine");
 	add_arg(argv, &n, "q35");
 	add_arg(argv, &n, "-smp");

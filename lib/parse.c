@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,4 +83,18 @@ int bt_parse_seconds(const char *s, double min_exclusive, double max,
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+const char *bt_next_field(const char *list, char sep, char *out, size_t len)
+{
+	size_t n;
+
+	while (list && *list == sep)
+		list++;
+	if (!list || !*list)
+		return NULL;
+	for (n = 0; list[n] && list[n] != sep; n++)
+		;
+	snprintf(out, len, "%.*s", (int)n, list);
+	return list + n;
 }

@@ -232,6 +232,22 @@ START_TEST(numbers)
 }
 END_TEST
 
+START_TEST(next_field_skips_empty_fields)
+{
+	const char *p = "::/usr/share/qemu::/usr/share/seabios:";
+	char f[16];
+
+	p = bt_next_field(p, ':', f, sizeof(f));
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(f, "/usr/share/qemu");
+	p = bt_next_field(p, ':', f, sizeof(f));
+	ck_assert_str_eq(f, "/usr/share/seab");	/* cut to the buffer */
+	ck_assert_ptr_null(bt_next_field(p, ':', f, sizeof(f)));
+	ck_assert_ptr_null(bt_next_field("", ':', f, sizeof(f)));
+	ck_assert_ptr_null(bt_next_field(NULL, ':', f, sizeof(f)));
+}
+END_TEST
+
 Suite *make_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -248,6 +264,7 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("parse");
 	tcase_add_test(tc, numbers);
+	tcase_add_test(tc, next_field_skips_empty_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }
