@@ -2,7 +2,8 @@
 # The fleet, for real on this machine: contrib/ansible's playbooks against
 # three hosts (local connection, each its own prefix, config dir and results
 # root, no systemd here: the unit's command line, detached), each soaking the
-# emulated edu; host-a's runner is stopped mid-soak by SIGTERM, started,
+# emulated edu (host-c two at once: a runner, journal, results directory
+# and QEMU each); host-a's runner is stopped mid-soak by SIGTERM, started,
 # killed by SIGKILL, started again: its soak resumes in the same directory.
 # Then collect and the fleet report: one row, three hosts, the summed cycles,
 # host-a's two cut-short runs named. Also: --syntax-check on every playbook,
@@ -22,7 +23,7 @@ export ANSIBLE_HOME=$OUT/ansible-home ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENAB
 export ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
 CACHE=${BARTOGGLE_CACHE:-$HOME/.cache/bartoggle}
 
-host_vars() {	# NAME TOTAL_DURATION
+host_vars() {	# NAME TOTAL_DURATION [SECOND_DEVICE]
 	cat <<-EOV
 	        $1:
 	          bartoggle_prefix: $OUT/$1/prefix
@@ -31,6 +32,12 @@ host_vars() {	# NAME TOTAL_DURATION
 	          bartoggle_runtime_dir: $OUT/$1/run
 	          bartoggle_devices:
 	            - name: demo-$1
+	              emulated: edu
+	              settings:
+	                stress.total_duration: $2
+	EOV
+	[ -z "${3:-}" ] || cat <<-EOV
+	            - name: $3
 	              emulated: edu
 	              settings:
 	                stress.total_duration: $2
@@ -62,7 +69,7 @@ host_vars() {	# NAME TOTAL_DURATION
 	EOI
 	host_vars host-a 100s
 	host_vars host-b 60s
-	host_vars host-c 60s
+	host_vars host-c 60s demo-host-c-2	# two devices soak at once on one host
 } >"$OUT/inventory.yml"
 
 play() {	# LOG PLAYBOOK [ARGS]: ansible-playbook, its output in LOG
@@ -118,10 +125,20 @@ t_check "deploy.yml: binaries, scripts and a config per device on all three host
 play start.log start.yml
 rc=$?
 a=$(status_of host-a)
-t_check "start.yml: three soaks beating" bash -c "
-	[ $rc = 0 ] && for h in host-a host-b host-c; do
-		jqs '.state == \"running\" and .soak == \"demo-'\$h'\" and .host == \"'\$h'\"' <'$OUT'/\$h/results/demo-\$h/status.json || exit 1
-	done"
+t_check "start.yml: four soaks beating, two of them on host-c" bash -c "
+	[ $rc = 0 ] && for s in host-a/demo-host-a host-b/demo-host-b host-c/demo-host-c host-c/demo-host-c-2; do
+		h=\${s%%/*} &&
+		jqs '.state == \"running\" and .soak == \"'\${s#*/}'\" and .host == \"'\$h'\"' <'$OUT'/\$h/results/\${s#*/}/status.json || exit 1
+	done && [ \$(jq -r .pid '$OUT'/host-c/results/demo-host-c/status.json) != \$(jq -r .pid '$OUT'/host-c/results/demo-host-c-2/status.json) ]"
+
+# Nothing to wait for when the soaks did not start: the rest fails at once
+# (stop.yml first: no runner is left behind).
+if [ "$T_FAIL" != 0 ]; then
+	play stop.log stop.yml
+	for _ in $(seq "$((T_N + 1))" 13); do t_not_ok "(not run: the soaks did not start)"; done
+	t_done
+	exit 1
+fi
 
 # host-a, mid-iteration: SIGTERM, then start again.
 until_jq "$a" '.current.cycles > 0' 240
@@ -172,13 +189,13 @@ t_check "collect.yml: each host's results in fleet-results/<host>/, without gues
 	[ $rc = 0 ] && for h in host-a host-b host-c; do
 		[ -s '$OUT'/fleet-results/\$h/demo-\$h/records.jsonl ] && [ ! -e '$OUT'/fleet-results/\$h/demo-\$h/image ] || exit 1
 	done"
-t_check "fleet report: one row, 3 hosts, 3 devices, the summed cycles ($want), PASS" jq_true "$s" \
-	".rows | length == 1 and .[0].hosts == 3 and .[0].devices == 3 and .[0].cycles == $want and .[0].verdict == \"PASS\" and (.[0].by_host | map(.host) | sort) == [\"host-a\", \"host-b\", \"host-c\"] and .[0].device_hours > 0"
+t_check "fleet report: one row, 3 hosts, 4 devices, the summed cycles ($want), PASS" jq_true "$s" \
+	".rows | length == 1 and .[0].hosts == 3 and .[0].devices == 4 and (.[0].by_host[] | select(.host == \"host-c\") | .devices == 2) and .[0].cycles == $want and .[0].verdict == \"PASS\" and (.[0].by_host | map(.host) | sort) == [\"host-a\", \"host-b\", \"host-c\"] and .[0].device_hours > 0"
 t_check "fleet report: host-a's two cut-short runs named with host and device" bash -c "
 	jqs '[.rows[0].stops[] | select(.host == \"host-a\" and .device == \"host-a emulated demo-host-a\" and .outcome == \"interrupted\")] | length == 2' <'$s' &&
-	grep -q '^  R1  3 devices on 3 hosts, .* device-hours, 0 VM-fatal events in $want cycles' '$OUT/fleet-results/report/summary.txt' &&
+	grep -q '^  R1  4 devices on 3 hosts, .* device-hours, 0 VM-fatal events in $want cycles' '$OUT/fleet-results/report/summary.txt' &&
 	[ \$(grep -c 'interrupted on host-a emulated demo-host-a' '$OUT/fleet-results/report/summary.txt') = 2 ] &&
-	grep -q '^Tested: .* on 3 devices on 3 hosts over ' '$OUT'/fleet-results/report/evidence-*.txt"
+	grep -q '^Tested: .* on 4 devices on 3 hosts over ' '$OUT'/fleet-results/report/evidence-*.txt"
 
 t_diag "$(grep -A3 '^Fleet:' "$OUT/fleet-results/report/summary.txt" | head -n 3 | tr '\n' ' ')"
 t_done
