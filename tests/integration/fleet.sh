@@ -23,24 +23,27 @@ export ANSIBLE_HOME=$OUT/ansible-home ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENAB
 export ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
 CACHE=${BARTOGGLE_CACHE:-$HOME/.cache/bartoggle}
 
-host_vars() {	# NAME TOTAL_DURATION [SECOND_DEVICE]
+host_vars() {	# NAME TOTAL_DURATION [SECOND_DEVICE [SETTING...]]
+	local name=$1 total=$2 second=${3:-}
+	shift 3 2>/dev/null || shift $#
 	cat <<-EOV
-	        $1:
-	          bartoggle_prefix: $OUT/$1/prefix
-	          bartoggle_sysconfdir: $OUT/$1/etc
-	          bartoggle_results_root: $OUT/$1/results
-	          bartoggle_runtime_dir: $OUT/$1/run
+	        $name:
+	          bartoggle_prefix: $OUT/$name/prefix
+	          bartoggle_sysconfdir: $OUT/$name/etc
+	          bartoggle_results_root: $OUT/$name/results
+	          bartoggle_runtime_dir: $OUT/$name/run
 	          bartoggle_devices:
-	            - name: demo-$1
+	            - name: demo-$name
 	              emulated: edu
 	              settings:
-	                stress.total_duration: $2
+	                stress.total_duration: $total
 	EOV
-	[ -z "${3:-}" ] || cat <<-EOV
-	            - name: $3
+	for setting in "$@"; do echo "                $setting"; done
+	[ -z "$second" ] || cat <<-EOV
+	            - name: $second
 	              emulated: edu
 	              settings:
-	                stress.total_duration: $2
+	                stress.total_duration: $total
 	EOV
 }
 {
@@ -67,7 +70,8 @@ host_vars() {	# NAME TOTAL_DURATION [SECOND_DEVICE]
 	    soak_hosts:
 	      hosts:
 	EOI
-	host_vars host-a 100s
+	# host-a's iterations toggle for 15 s, so that its kills land in one
+	host_vars host-a 100s "" "stress.cycles: 1000000000" "stress.duration: 15s"
 	host_vars host-b 60s
 	host_vars host-c 60s demo-host-c-2	# two devices soak at once on one host
 } >"$OUT/inventory.yml"
@@ -80,6 +84,25 @@ play() {	# LOG PLAYBOOK [ARGS]: ansible-playbook, its output in LOG
 
 status_of() {	# HOST: host-a's soak status.json
 	echo "$OUT/$1/results/demo-$1/status.json"
+}
+
+# kill_mid_run SIGNAL SESSION: host-a's runner, once it is in session
+# SESSION and its iteration in flight has progress lines (its pending record
+# is there): the kill lands in an iteration, not between two.
+kill_mid_run() {
+	local _ n dir
+	for _ in $(seq 1 480); do
+		n=$(jq -r "select(.sessions == $2 and .state == \"running\") | .current.iteration // empty" "$a" 2>/dev/null)
+		dir=$OUT/host-a/results/demo-host-a/qemu1-run$n
+		if [ -n "$n" ] && [ -e "$dir/pending-record.json" ] && [ -s "$dir/progress.jsonl" ]; then
+			pid=$(jq -r .pid "$a")
+			kill "-$1" "$pid"
+			return 0
+		fi
+		sleep 0.5
+	done
+	echo "kill_mid_run: host-a never ran an iteration in session $2" >&2
+	return 1
 }
 
 # until_jq FILE FILTER SECONDS
@@ -141,9 +164,7 @@ if [ "$T_FAIL" != 0 ]; then
 fi
 
 # host-a, mid-iteration: SIGTERM, then start again.
-until_jq "$a" '.current.cycles > 0' 240
-pid=$(jq -r .pid "$a")
-kill -TERM "$pid"
+kill_mid_run TERM 1
 until_jq "$a" '.state == "stopped"' 60
 for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 t_check "SIGTERM: host-a's runner records the cut and stops" bash -c "
@@ -151,9 +172,7 @@ t_check "SIGTERM: host-a's runner records the cut and stops" bash -c "
 	tail -n 1 '$OUT/host-a/results/demo-host-a/records.jsonl' |
 	jqs '.outcome == \"interrupted\" and .verdict == \"ERROR\" and .signature == \"the runner was stopped by SIGTERM during the run\"'"
 play start-a.log start.yml --limit host-a
-until_jq "$a" '.sessions == 2 and .state == "running" and .current.cycles > 0' 240
-pid=$(jq -r .pid "$a")
-kill -KILL "$pid"
+kill_mid_run KILL 2
 sleep 2
 t_check "SIGKILL: host-a's runner and its QEMU are gone, nothing recorded yet" bash -c "
 	! kill -0 $pid 2>/dev/null && [ -z \"\$(pgrep -f -- '-name bartoggle-run-$pid( |\$)')\" ] &&
