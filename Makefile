@@ -4,6 +4,7 @@
 #   make check   deps, build, unit + integration tests
 #   make demo    deps, build, the main job on the embedded default
 #   make report  deps, build, survival statistics over results/
+#   make install the binaries, scripts and the systemd unit under PREFIX
 # Honours CC, CFLAGS, LDFLAGS, O= (build directory).
 
 O		?= build

@@ -92,7 +92,7 @@ bool soak_next(const struct run_env *env, struct iteration *it)
 
 	if (!soak_has_more(env))
 		return false;
-	*it = (struct iteration){ .run_for_s = c->duration_s };
+	*it = (struct iteration){ .run_for_s = c->duration_s, .memory_fault_retries = -1 };
 	/* The last iteration ends with the soak, not an hour after it. */
 	if (c->total_duration_s > 0 && (c->duration_s <= 0 || left < c->duration_s))
 		it->run_for_s = left;
