@@ -124,6 +124,36 @@ START_TEST(config_validation)
 }
 END_TEST
 
+/* A soak: its clock needs its name; iterations = 0 is "until then". */
+START_TEST(config_soak)
+{
+	struct bt_config c;
+
+	bt_config_default(&c);
+	strcpy(c.emulated, "edu");
+	ck_assert_int_eq(bt_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.iterations, 1);	/* unset: one run */
+	ck_assert_uint_eq(c.keep_runs, 8);
+	ck_assert_uint_eq(c.archive_chunk, 16);
+	ck_assert_int_eq(bt_config_set_option(&c, "total-duration", "2d", true, err, sizeof(err)), 0);
+	ck_assert(c.total_duration_s == 172800);
+	ck_assert_int_eq(bt_config_set_option(&c, "iterations", "0", true, err, sizeof(err)), 0);
+	ck_assert_int_eq(bt_config_validate(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "needs a named soak"));
+	ck_assert_int_eq(bt_config_set_option(&c, "results.soak", "../x", true, err, sizeof(err)), 0);
+	ck_assert_int_eq(bt_config_validate(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "a plain name"));
+	ck_assert_int_eq(bt_config_set_option(&c, "soak", "nvme-3b", true, err, sizeof(err)), 0);
+	ck_assert_int_eq(bt_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.iterations, 0);	/* until total_duration */
+	ck_assert_int_eq(bt_config_set_option(&c, "total-duration", "31d", true, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_int_eq(bt_config_set_option(&c, "host", "host-a", true, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.host, "host-a");
+	ck_assert_int_eq(bt_config_set_option(&c, "keep-runs", "0", true, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
 static int transcript(const char *name, struct bt_qmp_msg *m, int max)
 {
 	char path[256], line[4096];
@@ -248,6 +278,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, config_json_dump);
 	tcase_add_loop_test(tc, config_bad_files, 0, sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_add_test(tc, config_validation);
+	tcase_add_test(tc, config_soak);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("evidence");
 	tcase_add_test(tc, qmp_internal_error);
