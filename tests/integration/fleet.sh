@@ -4,7 +4,8 @@
 # root, no systemd here: the unit's command line, detached), each soaking the
 # emulated edu (host-c two at once: a runner, journal, results directory
 # and QEMU each); host-a's runner is stopped mid-soak by SIGTERM, started,
-# killed by SIGKILL, started again: its soak resumes in the same directory.
+# killed by SIGKILL, started again: its soak resumes in the same directory;
+# stop.yml stops host-c's two mid-soak, start.yml resumes them.
 # Then collect and the fleet report: one row, three hosts, the summed cycles,
 # host-a's two cut-short runs named. Also: --syntax-check on every playbook,
 # systemd-analyze verify on the installed unit.
@@ -73,7 +74,7 @@ host_vars() {	# NAME TOTAL_DURATION [SECOND_DEVICE [SETTING...]]
 	# host-a's iterations toggle for 15 s, so that its kills land in one
 	host_vars host-a 100s "" "stress.cycles: 1000000000" "stress.duration: 15s"
 	host_vars host-b 60s
-	host_vars host-c 60s demo-host-c-2	# two devices soak at once on one host
+	host_vars host-c 90s demo-host-c-2	# two devices soak at once on one host
 } >"$OUT/inventory.yml"
 
 play() {	# LOG PLAYBOOK [ARGS]: ansible-playbook, its output in LOG
@@ -116,7 +117,7 @@ until_jq() {
 	return 1
 }
 
-t_plan 13
+t_plan 14
 ok=1
 for p in deploy start poll stop collect fleet; do
 	ansible-playbook -i "$PB/inventory.example.yml" --syntax-check "$PB/$p.yml" >>"$OUT/syntax.log" 2>&1 || ok=0
@@ -158,7 +159,7 @@ t_check "start.yml: four soaks beating, two of them on host-c" bash -c "
 # (stop.yml first: no runner is left behind).
 if [ "$T_FAIL" != 0 ]; then
 	play stop.log stop.yml
-	for _ in $(seq "$((T_N + 1))" 13); do t_not_ok "(not run: the soaks did not start)"; done
+	for _ in $(seq "$((T_N + 1))" 14); do t_not_ok "(not run: the soaks did not start)"; done
 	t_done
 	exit 1
 fi
@@ -180,6 +181,21 @@ t_check "SIGKILL: host-a's runner and its QEMU are gone, nothing recorded yet" b
 	build/bartoggle-run status --json --quiet '$OUT/host-a/results' | jqs '.dead == 1'"
 play start-a.log start.yml --limit host-a
 until_jq "$a" '.sessions == 3 and .state == "running"' 240
+
+# stop.yml on host-c mid-soak: both its runners by PID, then --restore;
+# start.yml resumes them.
+c1=$OUT/host-c/results/demo-host-c/status.json c2=$OUT/host-c/results/demo-host-c-2/status.json
+pids="$(jq -r .pid "$c1") $(jq -r .pid "$c2")"
+play stop-c.log stop.yml --limit host-c
+rc=$?
+t_check "stop.yml: host-c's two runners stopped by their PIDs, the others untouched" bash -c "
+	[ $rc = 0 ] && for p in $pids; do ! kill -0 \$p 2>/dev/null || exit 1; done &&
+	jqs '.state == \"stopped\"' <'$c1' && jqs '.state == \"stopped\"' <'$c2' &&
+	grep -q '^TASK \[What ExecStopPost does' '$OUT/stop-c.log' &&
+	grep -q 'changed: \[host-c\] => (item=demo-host-c-2 (pid ' '$OUT/stop-c.log' &&
+	jqs '.state == \"running\"' <'$OUT/host-b/results/demo-host-b/status.json'"
+play start-c.log start.yml --limit host-c
+until_jq "$c2" '.sessions == 2' 60
 
 play poll.log poll.yml
 rc=$?
