@@ -11,6 +11,8 @@ command -v qemu-system-x86_64 >/dev/null || t_skip_all "no qemu-system-x86_64"
 command -v python3 >/dev/null || t_skip_all "no python3 for the notify socket"
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# $NOTIFY_SOCKET must be absolute (or abstract): sd_notify ignores others.
+OUT=$(cd "$OUT" && pwd)
 sock=$OUT/notify.sock
 
 # Each datagram on one line, with the time it came: what systemd would read.
@@ -35,6 +37,9 @@ for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
 NOTIFY_SOCKET=$sock WATCHDOG_USEC=8000000 timeout 600 "$RUN" --config configs/demo.ini \
 	--cycles 6000 --results "$OUT/results" --quiet >"$OUT/run.out" 2>"$OUT/run.err"
 rc=$?
+# The listener ends at STOPPING=1; one that never got it is not waited for.
+for _ in $(seq 1 20); do kill -0 "$listener" 2>/dev/null || break; sleep 0.1; done
+kill "$listener" 2>/dev/null
 wait "$listener"
 log=$OUT/notify.log
 
