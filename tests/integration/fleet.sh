@@ -188,12 +188,21 @@ c1=$OUT/host-c/results/demo-host-c/status.json c2=$OUT/host-c/results/demo-host-
 pids="$(jq -r .pid "$c1") $(jq -r .pid "$c2")"
 play stop-c.log stop.yml --limit host-c
 rc=$?
-t_check "stop.yml: host-c's two runners stopped by their PIDs, the others untouched" bash -c "
-	[ $rc = 0 ] && for p in $pids; do ! kill -0 \$p 2>/dev/null || exit 1; done &&
-	jqs '.state == \"stopped\"' <'$c1' && jqs '.state == \"stopped\"' <'$c2' &&
-	grep -q '^TASK \[What ExecStopPost does' '$OUT/stop-c.log' &&
-	grep -q 'changed: \[host-c\] => (item=demo-host-c-2 (pid ' '$OUT/stop-c.log' &&
-	jqs '.state == \"running\"' <'$OUT/host-b/results/demo-host-b/status.json'"
+stop_c_ok() {	# each condition said when it fails
+	local p
+	[ "$rc" = 0 ] || { echo "stop.yml exit $rc" >&2; return 1; }
+	for p in $pids; do
+		! kill -0 "$p" 2>/dev/null || { echo "runner $p still alive" >&2; return 1; }
+	done
+	jq -e '.state == "stopped"' "$c1" >/dev/null && jq -e '.state == "stopped"' "$c2" >/dev/null ||
+		{ echo "host-c states: $(jq -c .state "$c1" "$c2" | tr '\n' ' ')" >&2; return 1; }
+	grep -q '^TASK \[What ExecStopPost does' "$OUT/stop-c.log" &&
+		grep -q 'changed: \[host-c\] => (item=demo-host-c-2 (pid ' "$OUT/stop-c.log" ||
+		{ echo "stop-c.log lacks the SIGTERM or --restore task" >&2; return 1; }
+	jq -e '.state != "stopped" and .sessions == 3' "$a" >/dev/null ||
+		{ echo "host-a touched: $(jq -c '{state, sessions}' "$a")" >&2; return 1; }
+}
+t_check "stop.yml: host-c's two runners stopped by their PIDs, the others untouched" stop_c_ok
 play start-c.log start.yml --limit host-c
 until_jq "$c2" '.sessions == 2' 60
 
