@@ -29,11 +29,13 @@ void service_ready(const struct run_env *env)
 
 void service_beat(const struct run_env *env, const struct iteration *it, double elapsed_s)
 {
-	uint64_t now = bt_now_ns();
+	uint64_t now = bt_now_ns(), every = 1000000000ULL;
 
-	/* Four pings per watchdog period; status lines at most each second. */
-	if (last_ping_ns && now - last_ping_ns < (watchdog_ns ? watchdog_ns / 4 : 1000000000ULL) &&
-	    now - last_ping_ns < 1000000000ULL)
+	/* A ping (and status line) each second, or four per watchdog period
+	 * when that is shorter. */
+	if (watchdog_ns && watchdog_ns / 4 < every)
+		every = watchdog_ns / 4;
+	if (last_ping_ns && now - last_ping_ns < every)
 		return;
 	last_ping_ns = now;
 	if (it)
