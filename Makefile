@@ -42,6 +42,7 @@ AGENT_OBJS	:= $(O)/guest-agent/main.o $(O)/guest-agent/options.o \
 AGENT		:= $(O)/bartoggle-agent
 RAWTOGGLE	:= $(O)/static/bt-rawtoggle
 KVMHOLD		:= $(O)/static/bt-kvmhold
+MINRACE		:= $(O)/bt-minrace
 KSELFTEST	:= $(O)/static/pfnmap_memory_fault_test
 
 RUN_OBJS	:= $(patsubst %.c,$(O)/%.o,$(wildcard host-runner/*.c))
@@ -99,6 +100,10 @@ $(RAWTOGGLE): $(O)/guest-agent/rawtoggle.o $(LIB)
 $(KVMHOLD): $(O)/tools/kvmhold.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^
+
+# make bench's ceiling for the reproducer (tools/minrace.c says why).
+$(MINRACE): $(O)/tools/minrace.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lpthread
 
 # The selftest (tests/kselftest/), static for L1 guests.
 $(KSELFTEST): $(O)/tests/kselftest/pfnmap_memory_fault_test.o $(LIB)
@@ -181,11 +186,17 @@ qemu-fixed:
 	@scripts/qemu-build.sh --control >/dev/null
 	@scripts/qemu-build.sh
 
-# Agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
+# The reproducer vs the minimal KVM loop on this host's /dev/kvm; the
+# nested lane's race rates on vfio, stock and fixed 6.12 (BENCH_NESTED=0:
+# not); the agent vs a raw toggle loop vs setpci, in one TCG guest with edu.
 BENCH_CYCLES	?= 2000
+BENCH_NESTED	?= 1
 bench: deps
-	@$(MAKE) --no-print-directory $(AGENT) $(RAWTOGGLE)
-	@scripts/bench.sh --agent $(AGENT) --raw $(RAWTOGGLE) --cycles $(BENCH_CYCLES)
+	@$(MAKE) --no-print-directory $(REPRO) $(MINRACE) $(AGENT) $(RAWTOGGLE) \
+		$(if $(filter 1,$(BENCH_NESTED)),$(STATIC_REPRO) $(KVMHOLD) $(KSELFTEST))
+	@scripts/bench.sh --agent $(AGENT) --raw $(RAWTOGGLE) --cycles $(BENCH_CYCLES) \
+		--repro $(REPRO) --minrace $(MINRACE) \
+		$(if $(filter 1,$(BENCH_NESTED)),--nested-repro $(STATIC_REPRO))
 
 # Every records.jsonl under results/ (or REPORT_ARGS) into results/report/.
 REPORT_ARGS ?=

@@ -164,8 +164,10 @@ int main(int argc, char **argv)
 
 	service_ready(&env);
 	soak_beat(&env, NULL, 0);
-	/* A soak's KTAP is written from its records at the end of each
-	 * session: one document over every restart. A run streams it. */
+	/* A run streams its KTAP as it goes, to be followed live; at the end
+	 * every KTAP is written again from the records, so that the plan and
+	 * the results agree even when the run was stopped early. A soak's is
+	 * written only then: one document over every restart. */
 	ktap = NULL;
 	if (!cfg.soak[0]) {
 		snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
@@ -211,9 +213,8 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof(path), "%s/ktap.txt", env.dir);
 			note_unsaved(&t, path, -(errno ? errno : EIO));
 		}
-	} else {
-		write_ktap_from_records(&env, &t);
 	}
+	write_ktap_from_records(&env, &t);
 	write_summary(&env, &t);
 	verdict = run_verdict(&env, &t);
 	ret = strcmp(verdict, "PASS") ? BT_EXIT_FAIL : BT_EXIT_PASS;

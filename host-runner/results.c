@@ -179,8 +179,12 @@ void write_ktap_from_records(const struct run_env *env, struct totals *t)
 		while (getline(&line, &cap, f) > 0)
 			n++;
 	bt_ktap_init(&k, m, n);
-	bt_ktap_diag(&k, "bartoggle-run %s: soak %s, %u session(s): %s", bt_version,
-		     env->cfg->soak, env->soak ? env->soak->sessions : 1, bt_record_command());
+	if (env->cfg->soak[0])
+		bt_ktap_diag(&k, "bartoggle-run %s: soak %s, %u session(s): %s", bt_version,
+			     env->cfg->soak, env->soak ? env->soak->sessions : 1,
+			     bt_record_command());
+	else
+		bt_ktap_diag(&k, "bartoggle-run %s: %s", bt_version, bt_record_command());
 	if (f)
 		rewind(f);
 	while (f && getline(&line, &cap, f) > 0) {

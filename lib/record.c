@@ -305,7 +305,10 @@ void bt_ktap_result(struct bt_ktap *k, enum bt_verdict verdict,
 		[BT_VERDICT_PASS]  = { "ok",     "",         offsetof(struct bt_ktap, pass) },
 		[BT_VERDICT_FAIL]  = { "not ok", "",         offsetof(struct bt_ktap, fail) },
 		[BT_VERDICT_SKIP]  = { "ok",     " # SKIP",  offsetof(struct bt_ktap, skip) },
-		[BT_VERDICT_ERROR] = { "not ok", " # ERROR", offsetof(struct bt_ktap, error) },
+		/* KTAP has no ERROR directive (kunit.py takes "# ERROR" for a
+		 * comment of a failure): the line says not ok, a diagnostic
+		 * after it says it is no verdict. */
+		[BT_VERDICT_ERROR] = { "not ok", "",         offsetof(struct bt_ktap, error) },
 	};
 	va_list ap;
 
@@ -315,6 +318,8 @@ void bt_ktap_result(struct bt_ktap *k, enum bt_verdict verdict,
 	vfprintf(k->out, fmt, ap);
 	va_end(ap);
 	fprintf(k->out, "%s\n", points[verdict].directive);
+	if (verdict == BT_VERDICT_ERROR)
+		fprintf(k->out, "# ERROR %d: no verdict, the run itself went wrong\n", k->n);
 	fflush(k->out);
 }
 

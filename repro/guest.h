@@ -26,6 +26,15 @@
 
 #define GUEST_MAX_VCPUS		8
 
+/*
+ * Race and control run accesses in batches: ACCESSES grows by a batch at a
+ * time and the stop flag is polled once per batch. Where every guest
+ * instruction costs (an emulating host, such as PVM), the instructions
+ * between two accesses set the access rate; a batch has only the access
+ * and, for reads, its compare. Held mode keeps one access per step.
+ */
+#define GUEST_BATCH		16
+
 /* Entry points: index = access * 4 + log2(width) */
 #define GUEST_ACCESS_READ	0
 #define GUEST_ACCESS_WRITE	1

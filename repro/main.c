@@ -20,7 +20,6 @@
 int main(int argc, char **argv)
 {
 	static struct repro r = {
-		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.vm = { .kvm_fd = -1, .vm_fd = -1 },
 	};
 	struct repro_opts o;

@@ -41,10 +41,12 @@ struct vcpu_state {
 	pthread_t thread;
 	bool started;
 	uint64_t kinds[BT_RUN_NR];
+	uint_fast64_t seq_at_entry;	/* backing_seq when KVM_RUN began */
 	uint64_t window_hits;	/* host-observed accesses while disabled */
 	uint64_t ur_served;	/* reads completed as all ones */
 	uint64_t writes_dropped;
 	uint64_t forwarded;	/* MMIO exits while enabled, done on the backing */
+	uint64_t window_forwarded;	/* of those, window hits re-enabled since */
 	uint64_t failures;	/* fatal KVM_RUN results */
 	enum bt_outcome outcome;
 	char signature[256];
@@ -61,7 +63,7 @@ struct repro {
 	uint64_t expected;
 	uint64_t ones;
 	int memory_fault_info;
-	pthread_mutex_t lock;	/* backing state vs. VMM accesses to it */
+	atomic_uint_fast64_t backing_seq;	/* odd while the backing changes */
 	atomic_bool enabled;
 	atomic_bool stop;	/* end the toggling: failure or signal */
 	atomic_bool abort_vcpus;

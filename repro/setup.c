@@ -168,5 +168,4 @@ void cleanup(struct repro *r)
 			bt_vcpu_cleanup(&r->vcpus[i].vcpu);
 	bt_vm_cleanup(&r->vm);
 	bt_backing_cleanup(&r->bk);
-	pthread_mutex_destroy(&r->lock);
 }

@@ -14,12 +14,41 @@
 #include "guest.h"
 #include "repro.h"
 
+static void window_hit(struct vcpu_state *v, struct bt_run_result *res)
+{
+	COUNT(v->window_hits);
+	observe(v, BT_OUTCOME_MMIO_EXIT,
+		"KVM_EXIT_MMIO gpa=0x%" PRIx64 " len=%u %s while the BAR was disabled",
+		res->mmio.gpa, res->mmio.len,
+		res->mmio.is_write ? "write" : "read");
+}
+
+static enum step complete_ur(struct vcpu_state *v, struct bt_run_result *res)
+{
+	if (res->mmio.is_write) {
+		COUNT(v->writes_dropped);
+	} else {
+		memset(res->mmio.data, 0xff, res->mmio.len);
+		COUNT(v->ur_served);
+	}
+	return STEP_CONTINUE;
+}
+
+/*
+ * No lock against the toggler: a vCPU waiting for one while the toggler
+ * truncates and re-takes it lost most window hits (issue 15). The toggler
+ * makes backing_seq odd while it changes the backing; an access is in the
+ * window when the BAR is (or is becoming) disabled now, or was toggled
+ * while this KVM_RUN ran. KVM exits for other reasons too, so an exit with
+ * the BAR decoding all along is no window hit: the access goes to the BAR.
+ */
 enum step on_mmio(struct vcpu_state *v, struct bt_run_result *res)
 {
 	struct repro *r = v->r;
 	uint64_t off = res->mmio.gpa - BAR_GPA;
+	uint_fast64_t seq;
+	bool disabled, window;
 	char what[160];
-	int ret = 0;
 
 	if (!in_bar(r, res->mmio.gpa, res->mmio.len)) {
 		snprintf(what, sizeof(what),
@@ -28,33 +57,29 @@ enum step on_mmio(struct vcpu_state *v, struct bt_run_result *res)
 		return fatal(v, BT_OUTCOME_VM_STOPPED, what);
 	}
 
-	pthread_mutex_lock(&r->lock);
-	if (atomic_load(&r->enabled)) {
-		/* Raced with re-enable, or KVM cached an MMIO SPTE: the BAR
-		 * decodes, so the access goes to it. */
-		ret = bar_access((uint8_t *)r->bk.hva + off, res->mmio.data,
-				 res->mmio.len, res->mmio.is_write);
-		pthread_mutex_unlock(&r->lock);
+	seq = atomic_load(&r->backing_seq);
+	disabled = (seq & 1) || !atomic_load(&r->enabled);
+	window = disabled || seq != v->seq_at_entry;
+	if (window)
+		window_hit(v, res);
+	if (disabled)
+		return complete_ur(v, res);
+
+	/* Re-enabled by now: the access goes to the BAR. */
+	if (!bar_access((uint8_t *)r->bk.hva + off, res->mmio.data,
+			res->mmio.len, res->mmio.is_write)) {
 		COUNT(v->forwarded);
-		if (ret)
-			return fatal(v, BT_OUTCOME_SIGBUS,
-				     "SIGBUS: the VMM's own access to the enabled BAR mapping faulted");
+		if (window)
+			COUNT(v->window_forwarded);
 		return STEP_CONTINUE;
 	}
-	pthread_mutex_unlock(&r->lock);
-
-	COUNT(v->window_hits);
-	if (res->mmio.is_write) {
-		COUNT(v->writes_dropped);
-	} else {
-		memset(res->mmio.data, 0xff, res->mmio.len);
-		COUNT(v->ur_served);
-	}
-	observe(v, BT_OUTCOME_MMIO_EXIT,
-		"KVM_EXIT_MMIO gpa=0x%" PRIx64 " len=%u %s while the BAR was disabled",
-		res->mmio.gpa, res->mmio.len,
-		res->mmio.is_write ? "write" : "read");
-	return STEP_CONTINUE;
+	if (atomic_load(&r->backing_seq) == seq)
+		return fatal(v, BT_OUTCOME_SIGBUS,
+			     "SIGBUS: the VMM's own access to the enabled BAR mapping faulted");
+	/* Disabled under the VMM's own access: a UR after all. */
+	if (!window)
+		window_hit(v, res);
+	return complete_ur(v, res);
 }
 
 enum step on_memory_fault(struct vcpu_state *v,

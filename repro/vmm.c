@@ -188,6 +188,7 @@ enum step run_once(struct vcpu_state *v)
 	struct bt_run_result res;
 	char what[128];
 
+	v->seq_at_entry = atomic_load(&v->r->backing_seq);
 	bt_vcpu_run(&v->vcpu, &res);
 	COUNT(v->kinds[res.kind]);
 	switch (res.kind) {
@@ -231,11 +232,12 @@ int set_backing(struct repro *r, bool enable)
 {
 	int ret;
 
-	pthread_mutex_lock(&r->lock);
+	/* Odd while the backing changes: ur.c's on_mmio() says why. */
+	atomic_fetch_add(&r->backing_seq, 1);
 	ret = __bt_backing_set(&r->bk, enable);
 	if (!ret)
 		atomic_store(&r->enabled, enable);
-	pthread_mutex_unlock(&r->lock);
+	atomic_fetch_add(&r->backing_seq, 1);
 	if (ret) {
 		r->toggle_error = ret;
 		snprintf(r->reason, sizeof(r->reason), "%s the backing: %s",

@@ -1,26 +1,45 @@
 #!/bin/bash
-# make bench: in one TCG guest with -smp 2 -device edu, the same number of
-# MEM off/on cycles three ways: the agent (hammering as it toggles), a raw
-# pread/pwrite loop (the ceiling), and a shell loop of setpci (what people
-# write by hand). One line per arm, then
+# make bench, three parts, each against its ceiling:
+# - with --repro and --minrace: bartoggle-repro against the minimal KVM loop
+#   on this host (scripts/bench-repro.sh): window hits/s and control
+#   accesses/s, with ratios;
+# - with --nested-repro: the race's rates in the nested lane on stock and
+#   fixed 6.12 (scripts/bench-nested.sh);
+# - in one TCG guest with -smp 2 -device edu, the same number of MEM off/on
+#   cycles three ways: the agent (hammering as it toggles), a raw
+#   pread/pwrite loop (the ceiling), and a shell loop of setpci (what people
+#   write by hand). One line per arm, then
 #   bench: agent=<cycles/s> raw=<cycles/s> setpci=<cycles/s>
 #
 #   bench.sh --agent BIN --raw BIN [--cycles N] [--out DIR]
+#            [--repro BIN --minrace BIN] [--nested-repro STATIC_BINARY]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-agent="" raw="" cycles=2000 out=""
+agent="" raw="" cycles=2000 out="" repro="" minrace="" nested_repro=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift ;;
 	--raw) raw=$2; shift ;;
 	--cycles) cycles=$2; shift ;;
 	--out) out=$2; shift ;;
-	-h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--repro) repro=$2; shift ;;
+	--minrace) minrace=$2; shift ;;
+	--nested-repro) nested_repro=$2; shift ;;
+	-h|--help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 	*) echo "bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
 [ -n "$out" ] || out=results/bench/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname)
+part_rc=0
+if [ -n "$repro" ]; then
+	"$here/bench-repro.sh" --repro "$repro" --minrace "$minrace" --out "$out/repro"
+	r=$?; [ "$r" = 0 ] || [ "$r" = 4 ] || part_rc=1
+fi
+if [ -n "$nested_repro" ]; then
+	"$here/bench-nested.sh" --repro "$nested_repro" --out "$out/nested"
+	r=$?; [ "$r" = 0 ] || [ "$r" = 4 ] || part_rc=1
+fi
 "$here/agent-guest.sh" --mode bench --agent "$agent" --raw "$raw" --cycles "$cycles" --out "$out"
 rc=$?
 [ "$rc" = 4 ] && exit 4
@@ -52,4 +71,4 @@ if [ -n "$agent_rate" ] && [ -n "$raw_rate" ] && [ -n "$setpci_rate" ]; then
 		printf "bench: agent/raw = %.2f, agent/setpci = %.0f\n", a / r, a / s }'
 fi
 echo "bench: agent=${agent_rate:-failed} raw=${raw_rate:-failed} setpci=${setpci_rate:-failed}"
-[ "$rc" = 0 ] && [ -n "$agent_rate" ] && [ -n "$raw_rate" ] && [ -n "$setpci_rate" ]
+[ "$rc" = 0 ] && [ "$part_rc" = 0 ] && [ -n "$agent_rate" ] && [ -n "$raw_rate" ] && [ -n "$setpci_rate" ]

@@ -14,12 +14,12 @@
 # step as stuck in its kernel, setup-error otherwise) with the evidence.
 set -uo pipefail
 . "$(dirname "$0")/lib/guest.sh"
+. "$(dirname "$0")/lib/ktap.sh"
 out=${1:?usage: nested-collect.sh DIR}
 log() { echo "nested-lane: $*" >&2; }
 [ -s "$out/lane.json" ] || { log "no $out/lane.json"; exit 2; }
 
 guest_frames "$out"
-sed -n 's/^BT1 ktap \([^ ]*\) \(.*\)$/\1: \2/p' "$out/frames.txt" >"$out/ktap.txt"
 lane=$(jq -c --arg dev "$(sed -n 's/^BT1 device //p' "$out/frames.txt" | head -n 1)" \
 	'{l1_kernel, kvm_build: (.kvm_build // {kind: "stock"}), qemu, accel, device: $dev}' "$out/lane.json")
 
@@ -61,6 +61,11 @@ while read -r name rc; do
 		 lane: ($lane + {step: $name})}' >>"$out/records.jsonl.tmp"
 done
 mv "$out/records.jsonl.tmp" "$out/records.jsonl"
+sed -n 's/^BT1 kselftest out //p' "$out/frames.txt" >"$out/kselftest.ktap.tmp"
+ktap_lane "$out/frames.txt" "$out/records.jsonl" \
+	"nested lane: $(jq -r '"L1 \(.l1_kernel // "?"), KVM \(.kvm_build.kind // "stock"), \(.qemu // "QEMU ?") (\(.accel // "?"))"' <<<"$lane")" \
+	"$out/kselftest.ktap.tmp" >"$out/ktap.txt.tmp" && mv "$out/ktap.txt.tmp" "$out/ktap.txt"
+rm -f "$out/kselftest.ktap.tmp"
 
 done_frame=$(grep -c '^BT1 done' "$out/frames.txt")
 running=$(awk '$2 == "start" { s = $3 } $2 == "end" { s = "" } END { print s }' "$out/frames.txt")

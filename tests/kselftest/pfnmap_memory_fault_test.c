@@ -177,13 +177,15 @@ int main(int argc, char **argv)
 	printf("KTAP version 1\n");
 	fd = open(BT_PFNMAP_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		printf("1..0 # SKIP %s: %s (load %s.ko)\n", BT_PFNMAP_DEVICE, strerror(errno),
-		       BT_PFNMAP_MODULE);
+		/* One skipped test, not "1..0 # SKIP": kunit.py rejects a
+		 * document that runs no test. */
+		printf("1..1\nok 1 pfnmap_memory_fault # SKIP %s: %s (load %s.ko)\n",
+		       BT_PFNMAP_DEVICE, strerror(errno), BT_PFNMAP_MODULE);
 		return KSFT_SKIP;
 	}
 	ret = __bt_vm_init(&vm);
 	if (ret) {
-		printf("1..0 # SKIP /dev/kvm: %s\n", strerror(-ret));
+		printf("1..1\nok 1 pfnmap_memory_fault # SKIP /dev/kvm: %s\n", strerror(-ret));
 		return KSFT_SKIP;
 	}
 	printf("1..%d\n", PLANNED);
