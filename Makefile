@@ -85,9 +85,9 @@ $(STATIC_REPRO): $(REPRO_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ $(JSON_LIBS) -lpthread -lm
 
-# Static, libc only: it runs in whatever guest the user has.
+# Static (libc and json-c): it runs in whatever guest the user has.
 $(AGENT): $(AGENT_OBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -static -pthread -o $@ $^ -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -pthread -o $@ $^ $(JSON_LIBS) -lm
 
 $(RUN): $(RUN_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(HOST_LIBS) $(RUN_LIBS) $(JSON_LIBS) -lpthread -lm

@@ -10,13 +10,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bartoggle/jsonl.h"
 #include "bartoggle/pcicfg.h"
 #include "bartoggle/sysfs.h"
 
 #define AGENT_PORT_NAME		"org.bartoggle.agent"
 #define AGENT_DEFAULT_CYCLES	100000
-#define AGENT_MAX_FIELDS	32
+#define AGENT_MAX_LINE		4096	/* a protocol line, either way */
+#define AGENT_MAX_DEPTH		16	/* nesting in a host line */
+
+struct json_object;
 
 enum agent_access { AGENT_READ, AGENT_WRITE, AGENT_RW };
 
@@ -55,7 +57,7 @@ enum agent_parse agent_parse_args(int argc, char **argv, struct agent_opts *o,
  * names with '-' or '_'); unknown members are ignored, "type" is skipped.
  * 0, or -EINVAL with @err set; @o is unchanged on failure.
  */
-int agent_apply_start(struct agent_opts *o, const struct bt_jfield *f, int n,
+int agent_apply_start(struct agent_opts *o, struct json_object *msg,
 		      char *err, size_t errlen);
 /* Cross-option checks: counts bound, CPUs exist, offset aligned. */
 int agent_validate(struct agent_opts *o, int ncpus, char *err, size_t errlen);
@@ -120,34 +122,41 @@ void agent_run_join(struct agent_run *r);
 void agent_run_counts(struct agent_run *r, struct agent_counts *c);
 const char *agent_stop_name(enum agent_stop why);
 
-/* Protocol lines (JSON, '\n'-terminated, static buffer in @w). */
-const char *agent_msg_hello(struct bt_jw *w, const struct agent_dev *d,
+/* A protocol line to send: JSON, '\n'-terminated. */
+struct agent_line {
+	char buf[AGENT_MAX_LINE + 1];
+	size_t len;
+};
+
+/* Protocol lines, in @w's buffer; NULL when one would exceed the limit. */
+const char *agent_msg_hello(struct agent_line *w, const struct agent_dev *d,
 			    const char *channel, size_t *len);
-const char *agent_msg_progress(struct bt_jw *w, const struct agent_counts *c,
+const char *agent_msg_progress(struct agent_line *w, const struct agent_counts *c,
 			       uint64_t elapsed_ns, size_t *len);
-const char *agent_msg_done(struct bt_jw *w, const struct agent_opts *o,
+const char *agent_msg_done(struct agent_line *w, const struct agent_opts *o,
 			   const struct agent_counts *c, uint64_t elapsed_ns,
 			   const char *reason, const char *error, size_t *len);
-const char *agent_msg_error(struct bt_jw *w, const char *reason, size_t *len);
+const char *agent_msg_error(struct agent_line *w, const char *reason, size_t *len);
 
 enum agent_cmd { AGENT_CMD_START, AGENT_CMD_STOP };
 /*
- * Decode one host line. 0 with *cmd (and the members for a start), or
- * -EINVAL with @err saying what was wrong.
+ * Decode one host line: one JSON object (json-c, strict, at most
+ * AGENT_MAX_DEPTH deep, nothing after it). 0 with *cmd and *msg (the
+ * caller puts it), or -EINVAL with @err saying what was wrong.
  */
 int agent_parse_cmd(const char *line, size_t len, enum agent_cmd *cmd,
-		    struct bt_jfield *f, int *n, char *err, size_t errlen);
+		    struct json_object **msg, char *err, size_t errlen);
 
 /* Bounded line splitter for the host channel. */
 struct agent_lines {
-	char buf[BT_JSONL_MAX_LINE + 1];
+	char buf[AGENT_MAX_LINE + 1];
 	size_t len;
 	bool discarding;	/* inside a line that was too long */
 };
 
 /*
  * Feed @n bytes; calls @line for every complete line (without '\n') and
- * @too_long once for every line over BT_JSONL_MAX_LINE bytes.
+ * @too_long once for every line over AGENT_MAX_LINE bytes.
  */
 void agent_lines_feed(struct agent_lines *l, const char *data, size_t n,
 		      void (*line)(void *ctx, const char *s, size_t len),

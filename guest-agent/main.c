@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "bartoggle/pcisel.h"
 #include "bartoggle/stats.h"
 #include "agent.h"
@@ -98,7 +100,7 @@ static void send_line(struct agent *a, const char *line, size_t len)
 
 static void send_error(struct agent *a, const char *reason)
 {
-	struct bt_jw w;
+	struct agent_line w;
 	size_t len;
 	const char *line = agent_msg_error(&w, reason, &len);
 
@@ -120,20 +122,21 @@ static void start_run(struct agent *a)
 
 static void on_line(void *ctx, const char *s, size_t len)
 {
-	struct bt_jfield f[AGENT_MAX_FIELDS];
+	struct json_object *msg;
 	struct agent *a = ctx;
 	struct agent_opts next;
 	enum agent_cmd cmd;
 	char err[256];
-	int n;
+	int ret;
 
 	if (!len)
 		return;
-	if (agent_parse_cmd(s, len, &cmd, f, &n, err, sizeof(err))) {
+	if (agent_parse_cmd(s, len, &cmd, &msg, err, sizeof(err))) {
 		send_error(a, err);
 		return;
 	}
 	if (cmd == AGENT_CMD_STOP) {
+		json_object_put(msg);
 		if (a->running)
 			agent_run_stop(&a->run, AGENT_STOP_REQUEST);
 		else
@@ -141,11 +144,14 @@ static void on_line(void *ctx, const char *s, size_t len)
 		return;
 	}
 	if (a->running) {
+		json_object_put(msg);
 		send_error(a, "start while running: send stop first");
 		return;
 	}
 	next = a->opts;
-	if (agent_apply_start(&next, f, n, err, sizeof(err))) {
+	ret = agent_apply_start(&next, msg, err, sizeof(err));
+	json_object_put(msg);
+	if (ret) {
 		send_error(a, err);
 		return;
 	}
@@ -210,7 +216,7 @@ static int drive_run(struct agent *a)
 	uint64_t interval = a->opts.interval_ms * 1000000ULL, next = bt_now_ns() + interval;
 	struct agent_counts c;
 	const char *line;
-	struct bt_jw w;
+	struct agent_line w;
 	size_t len;
 	int reason;
 
@@ -283,7 +289,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[320], channel[96];
 	const char *line;
-	struct bt_jw w;
+	struct agent_line w;
 	size_t len;
 	int ret = 0;
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "bartoggle/bdf.h"
 #include "bartoggle/log.h"
 #include "bartoggle/parse.h"
@@ -216,18 +218,18 @@ enum agent_parse agent_parse_args(int argc, char **argv, struct agent_opts *o,
 	return AGENT_OK;
 }
 
-int agent_apply_start(struct agent_opts *o, const struct bt_jfield *f, int n,
+int agent_apply_start(struct agent_opts *o, struct json_object *msg,
 		      char *err, size_t errlen)
 {
 	struct agent_opts next = *o;
 	bool cycles = false, duration = false;
-	int i;
 
-	for (i = 0; i < n; i++) {
+	json_object_object_foreach(msg, key, val) {
+		const char *text;
 		char name[64];
 		size_t j;
 
-		snprintf(name, sizeof(name), "%s", f[i].key);
+		snprintf(name, sizeof(name), "%s", key);
 		for (j = 0; name[j]; j++)
 			if (name[j] == '_')
 				name[j] = '-';
@@ -241,10 +243,17 @@ int agent_apply_start(struct agent_opts *o, const struct bt_jfield *f, int n,
 		if (j == NR_OPTS)
 			continue;	/* unknown members are ignored */
 		if (!opts[j].runtime)
-			return fail(err, errlen, "%s cannot change after hello", f[i].key);
-		if (f[i].type != BT_JSTRING && f[i].type != BT_JNUMBER)
-			return fail(err, errlen, "%s: want a number or a string", f[i].key);
-		if (set(&next, &opts[j], f[i].val, err, errlen))
+			return fail(err, errlen, "%.60s cannot change after hello", key);
+		/* A number as the host wrote it (json-c keeps a double's
+		 * text): the option parsers judge it, as on the command line. */
+		if (json_object_is_type(val, json_type_string))
+			text = json_object_get_string(val);
+		else if (json_object_is_type(val, json_type_int) ||
+			 json_object_is_type(val, json_type_double))
+			text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
+		else
+			return fail(err, errlen, "%.60s: want a number or a string", key);
+		if (set(&next, &opts[j], text, err, errlen))
 			return -EINVAL;
 		cycles |= !strcmp(name, "cycles");
 		duration |= !strcmp(name, "duration");

@@ -40,8 +40,8 @@ jq -r 'select(.type == "done") | "# standalone: \(.counts.cycles) cycles, \(.rat
 expected='hello
 error:cycles=lots: not a number
 error:line longer than 4096 bytes: ignored
-error:malformed line: truncated string
-error:malformed line: not a JSON object
+error:malformed line: truncated
+error:malformed line: unexpected character
 error:malformed line: NUL byte in the line
 error:unknown message type "reboot"
 error:device cannot change after hello

@@ -11,8 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "agent.h"
-#include "bartoggle/jsonl.h"
 #include "bartoggle/pcisel.h"
 #include "check_main.h"
 
@@ -176,140 +177,129 @@ START_TEST(unbinds_the_driver)
 }
 END_TEST
 
+/* Host lines: accepted (0) or refused with the reason (-EINVAL). */
 static const struct {
 	const char *line;
-	int n;			/* members, or -EINVAL */
+	int ret;
 	const char *why;
 } json_cases[] = {
-	{ "{}", 0, NULL },
-	{ " {\"type\":\"stop\"} ", 1, NULL },
+	{ "{\"type\":\"stop\"}", 0, NULL },
+	{ " {\"type\":\"stop\"} ", 0, NULL },
 	{ "{\"type\":\"start\",\"cycles\":20000,\"duration_s\":1.5e0,\"x\":null,"
-	  "\"y\":true,\"z\":{\"a\":[1,{\"b\":[]}],\"c\":\"}\"},\"w\":[]}", 7, NULL },
+	  "\"y\":true,\"z\":{\"a\":[1,{\"b\":[]}],\"c\":\"}\"},\"w\":[]}", 0, NULL },
 	{ "", -EINVAL, "empty line" },
+	{ "   ", -EINVAL, "empty line" },
+	{ "{}", -EINVAL, "no \"type\"" },
 	{ "[1,2]", -EINVAL, "not a JSON object" },
-	{ "hello", -EINVAL, "not a JSON object" },
+	{ "\"stop\"", -EINVAL, "not a JSON object" },
+	{ "hello", -EINVAL, "malformed line" },
 	{ "{\"type\":\"start\",\"cyc", -EINVAL, "truncated" },
 	{ "{\"type\":\"start\"", -EINVAL, "truncated" },
-	{ "{\"type\" \"start\"}", -EINVAL, "expected ':'" },
+	{ "{\"type\" \"start\"}", -EINVAL, "malformed line" },
 	{ "{\"type\":\"start\"} x", -EINVAL, "trailing data" },
-	{ "{\"a\":tru}", -EINVAL, "not JSON" },
-	{ "{\"a\":-}", -EINVAL, "not JSON" },
-	{ "{\"a\":\"\\q\"}", -EINVAL, "bad escape" },
-	{ "{\"a\":\"\\u12\"}", -EINVAL, "bad \\u escape" },
-	{ "{\"a\":\"tab\there\"}", -EINVAL, "control character" },
-	{ "{\"a\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}", -EINVAL, "nested too deep" },
-	{ "{\"a\":1,}", -EINVAL, "expected a key" },
-	{ "{\"a\":[1 2]}", -EINVAL, "expected ','" },
+	{ "{\"type\":\"stop\"}{\"type\":\"stop\"}", -EINVAL, "trailing data" },
+	{ "{\"a\":tru}", -EINVAL, "malformed line" },
+	{ "{\"a\":\"\\q\"}", -EINVAL, "malformed line" },
+	{ "{\"a\":\"\\u12\"}", -EINVAL, "malformed line" },
+	{ "{\"type\":\"st\xffop\"}", -EINVAL, "malformed line" },	/* not UTF-8 */
+	{ "{\"a\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}", -EINVAL, "malformed line" },
+	{ "{\"a\":1,}", -EINVAL, "malformed line" },
+	{ "{'type':'stop'}", -EINVAL, "malformed line" },	/* strict: no single quotes */
+	{ "{\"type\":\"reboot\"}", -EINVAL, "unknown message type \"reboot\"" },
+	{ "{\"type\":5}", -EINVAL, "no \"type\" string" },
 };
 
 START_TEST(json_reader)
 {
-	struct bt_jfield f[8];
-	const char *why;
-	int n = bt_jsonl_parse(json_cases[_i].line, strlen(json_cases[_i].line), f, 8, &why);
+	struct json_object *msg = NULL;
+	enum agent_cmd cmd;
+	int ret;
 
-	ck_assert_msg(n == json_cases[_i].n, "'%s': %d (%s)", json_cases[_i].line, n,
-		      why ? why : "");
+	err[0] = '\0';
+	ret = agent_parse_cmd(json_cases[_i].line, strlen(json_cases[_i].line), &cmd, &msg,
+			      err, sizeof(err));
+	ck_assert_msg(ret == json_cases[_i].ret, "'%s': %d (%s)", json_cases[_i].line, ret, err);
+	ck_assert(ret ? msg == NULL : msg != NULL);
 	if (json_cases[_i].why)
-		ck_assert_msg(why && strstr(why, json_cases[_i].why), "'%s': '%s'",
-			      json_cases[_i].line, why ? why : "(none)");
+		ck_assert_msg(strstr(err, json_cases[_i].why), "'%s': '%s'",
+			      json_cases[_i].line, err);
+	json_object_put(msg);
 }
 END_TEST
 
-START_TEST(json_values_and_limits)
+START_TEST(json_nul_byte)
 {
-	const char *line = "{\"s\":\"a\\\"b\\\\c\\n\\u0041\\u00e9\",\"n\":-12.5,\"b\":false}";
-	struct bt_jfield f[4];
-	char big[600], nul[] = "{\"a\":\"x\0y\"}";
-	const char *why;
+	static const char nul[] = "{\"type\":\"stop\"}\0x";
+	struct json_object *msg = NULL;
+	enum agent_cmd cmd;
 
-	ck_assert_int_eq(bt_jsonl_parse(line, strlen(line), f, 4, &why), 3);
-	ck_assert_str_eq(bt_jsonl_get(f, 3, "s")->val, "a\"b\\c\nA?");
-	ck_assert_int_eq(bt_jsonl_get(f, 3, "n")->type, BT_JNUMBER);
-	ck_assert_str_eq(bt_jsonl_get(f, 3, "n")->val, "-12.5");
-	ck_assert_str_eq(bt_jsonl_get(f, 3, "b")->val, "false");
-	ck_assert_ptr_null(bt_jsonl_get(f, 3, "missing"));
-
-	ck_assert_int_eq(bt_jsonl_parse(nul, sizeof(nul) - 1, f, 4, &why), -EINVAL);
-	ck_assert_str_eq(why, "NUL byte in the line");
-	snprintf(big, sizeof(big), "{\"a\":\"%0500d\"}", 0);
-	ck_assert_int_eq(bt_jsonl_parse(big, strlen(big), f, 4, &why), -EINVAL);
-	ck_assert_str_eq(why, "string too long");
-	line = "{\"a\":1,\"b\":2,\"c\":3}";
-	ck_assert_int_eq(bt_jsonl_parse(line, strlen(line), f, 2, &why), -EINVAL);
-	ck_assert_str_eq(why, "too many members");
+	ck_assert_int_eq(agent_parse_cmd(nul, sizeof(nul) - 1, &cmd, &msg, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "malformed line: NUL byte in the line");
+	ck_assert_ptr_null(msg);
 }
 END_TEST
 
 START_TEST(json_writer)
 {
-	struct bt_jw w;
+	struct agent_line w;
+	struct json_object *back;
+	char big[AGENT_MAX_LINE + 16];
 	const char *line;
-	size_t len, i;
-	struct bt_jfield f[4];
-	const char *why;
+	size_t len;
 
-	bt_jw_begin(&w);
-	bt_jw_str(&w, "s", "q\"\\\n\x01\xc3\xa9");
-	bt_jw_u64(&w, "u", 18446744073709551615ULL);
-	bt_jw_obj(&w, "o");
-	bt_jw_double(&w, "d", 0.5);
-	bt_jw_bool(&w, "b", true);
-	bt_jw_str(&w, "n", NULL);
-	bt_jw_end(&w);
-	bt_jw_end(&w);
-	line = bt_jw_line(&w, &len);
-	ck_assert_str_eq(line, "{\"s\":\"q\\\"\\\\\\u000a\\u0001??\",\"u\":18446744073709551615,"
-			       "\"o\":{\"d\":0.5,\"b\":true,\"n\":null}}\n");
+	line = agent_msg_error(&w, "q\"\\\n\x01\xc3\xa9 /", &len);
+	ck_assert_str_eq(line, "{\"type\":\"error\",\"reason\":\"q\\\"\\\\\\n\\u0001?? /\"}\n");
 	ck_assert_int_eq(len, strlen(line));
-	ck_assert_int_eq(bt_jsonl_parse(line, len, f, 4, &why), 3);
+	back = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(back);
+	json_object_put(back);
 
-	bt_jw_begin(&w);
-	for (i = 0; i < 200; i++)
-		bt_jw_str(&w, "key", "a value that fills the line quickly");
-	bt_jw_end(&w);
-	ck_assert_ptr_null(bt_jw_line(&w, &len));	/* over 4 KiB */
-	bt_jw_begin(&w);
-	bt_jw_obj(&w, "unclosed");
-	bt_jw_end(&w);
-	ck_assert_ptr_null(bt_jw_line(&w, &len));
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_ptr_null(agent_msg_error(&w, big, &len));	/* over 4 KiB */
 }
 END_TEST
 
-START_TEST(commands)
+START_TEST(json_done_line)
 {
-	struct bt_jfield f[AGENT_MAX_FIELDS];
-	enum agent_cmd cmd;
-	const char *s;
-	int n;
+	struct agent_counts c = { .cycles = 18446744073709551615ULL, .window_hits = 3 };
+	struct agent_line w;
+	struct agent_opts o;
+	struct json_object *m, *v;
+	const char *line;
+	size_t len;
 
-	s = "{\"type\":\"stop\",\"why\":\"bored\"}";
-	ck_assert_int_eq(agent_parse_cmd(s, strlen(s), &cmd, f, &n, err, sizeof(err)), 0);
-	ck_assert_int_eq(cmd, AGENT_CMD_STOP);
-	s = "{\"type\":\"start\",\"cycles\":5}";
-	ck_assert_int_eq(agent_parse_cmd(s, strlen(s), &cmd, f, &n, err, sizeof(err)), 0);
-	ck_assert_int_eq(cmd, AGENT_CMD_START);
-	ck_assert_int_eq(n, 2);
-	s = "{\"type\":\"reboot\"}";
-	ck_assert_int_eq(agent_parse_cmd(s, strlen(s), &cmd, f, &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "unknown message type \"reboot\"");
-	s = "{\"type\":5}";
-	ck_assert_int_eq(agent_parse_cmd(s, strlen(s), &cmd, f, &n, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "no \"type\""));
-	s = "\xff\xfe\x01garbage";
-	ck_assert_int_eq(agent_parse_cmd(s, strlen(s), &cmd, f, &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "malformed line: not a JSON object");
+	agent_opts_default(&o, 2);
+	o.hammer_cpu = -1;
+	line = agent_msg_done(&w, &o, &c, 2000000000ULL, "cycles", NULL, &len);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_int_eq(line[len - 1], '\n');
+	m = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(m);
+	ck_assert(json_object_object_get_ex(m, "counts", &v));
+	ck_assert(json_object_object_get_ex(v, "cycles", &v));
+	ck_assert_uint_eq(json_object_get_uint64(v), 18446744073709551615ULL);
+	ck_assert(json_object_object_get_ex(m, "options", &v));
+	ck_assert(json_object_object_get_ex(v, "hammer_cpu", &v));
+	ck_assert_int_eq(json_object_get_int64(v), -1);
+	ck_assert(json_object_object_get_ex(m, "elapsed_ms", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 2000);
+	json_object_put(m);
 }
 END_TEST
 
 static int start(struct agent_opts *o, const char *line)
 {
-	struct bt_jfield f[AGENT_MAX_FIELDS];
+	struct json_object *msg;
 	enum agent_cmd cmd;
-	int n;
+	int ret;
 
-	ck_assert_int_eq(agent_parse_cmd(line, strlen(line), &cmd, f, &n, err, sizeof(err)), 0);
-	return agent_apply_start(o, f, n, err, sizeof(err));
+	ck_assert_int_eq(agent_parse_cmd(line, strlen(line), &cmd, &msg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cmd, AGENT_CMD_START);
+	ret = agent_apply_start(o, msg, err, sizeof(err));
+	json_object_put(msg);
+	return ret;
 }
 
 START_TEST(start_options)
@@ -469,9 +459,9 @@ Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("protocol");
 	tcase_add_loop_test(tc, json_reader, 0, sizeof(json_cases) / sizeof(json_cases[0]));
-	tcase_add_test(tc, json_values_and_limits);
+	tcase_add_test(tc, json_nul_byte);
 	tcase_add_test(tc, json_writer);
-	tcase_add_test(tc, commands);
+	tcase_add_test(tc, json_done_line);
 	tcase_add_test(tc, start_options);
 	tcase_add_test(tc, line_splitter);
 	suite_add_tcase(s, tc);
