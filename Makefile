@@ -48,12 +48,21 @@ KSELFTEST	:= $(O)/static/pfnmap_memory_fault_test
 RUN_OBJS	:= $(patsubst %.c,$(O)/%.o,$(wildcard host-runner/*.c))
 RUN		:= $(O)/bartoggle-run
 
+# libFuzzer targets (tests/fuzz/): clang, ASan + UBSan, in $(O)/fuzz.
+FUZZ_CC		?= clang
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS	:= -Wno-unknown-warning-option -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_TARGETS	:= $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_file.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS	:= $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
+FUZZ_LIB	:= $(O)/fuzz/libbartoggle.a
+FUZZ_SECONDS	?= 60
+
 UNIT_SRCS	:= $(wildcard tests/unit/check_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 .SECONDARY:
 .PHONY: FORCE all deps check check-run unit integration demo nested nested-full \
-	nested-matrix qemu-fixed kmod bench report install clean
+	nested-matrix qemu-fixed kmod bench report fuzz fuzz-build install clean
 all: $(REPRO) $(AGENT) $(RUN)
 
 deps:
@@ -68,8 +77,8 @@ $(O)/%.o: %.S
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Only version.o sees the version, and it is rebuilt whenever it changes.
-$(O)/lib/version.o: ALL_CFLAGS += -DBT_VERSION='"0.1.0-$(VERSION)"'
-$(O)/lib/version.o: $(O)/version.stamp
+$(O)/lib/version.o $(O)/fuzz/lib/version.o: BT_CFLAGS += -DBT_VERSION='"0.1.0-$(VERSION)"'
+$(O)/lib/version.o $(O)/fuzz/lib/version.o: $(O)/version.stamp
 $(O)/version.stamp: FORCE
 	@mkdir -p $(O)
 	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
@@ -110,6 +119,21 @@ $(KSELFTEST): $(O)/tests/kselftest/pfnmap_memory_fault_test.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lm
 
+# The sanitized build of what the fuzz targets reach.
+$(O)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BT_CFLAGS) -Irepro -Iguest-agent $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(LIB_SRCS:%.c=$(O)/fuzz/%.o)
+	$(AR) rcs $@ $^
+
+$(O)/fuzz/fuzz_agent_cmd: $(O)/fuzz/guest-agent/options.o $(O)/fuzz/guest-agent/proto.o
+$(O)/fuzz/fuzz_options: $(O)/fuzz/guest-agent/options.o $(O)/fuzz/repro/options.o
+$(O)/fuzz/fuzz_config $(O)/fuzz/fuzz_records: $(O)/fuzz/tests/fuzz/fuzz_file.o
+$(O)/fuzz/fuzz_%: $(O)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(FUZZ_LIB) \
+		$(HOST_LIBS) $(JSON_LIBS) -lpthread -lm
+
 $(O)/tests/check_agent: $(O)/guest-agent/options.o $(O)/guest-agent/proto.o \
 	$(O)/guest-agent/run.o $(O)/guest-agent/safety.o
 $(O)/tests/check_options: $(O)/repro/options.o
@@ -126,7 +150,7 @@ $(O)/tests/unit/%.o: tests/unit/%.c
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all $(STATIC_REPRO) $(KVMHOLD) $(KSELFTEST) $(UNIT_BINS)
+check-run: all $(STATIC_REPRO) $(KVMHOLD) $(KSELFTEST) $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/run.sh $(O)
 
 unit: $(UNIT_BINS)
@@ -197,6 +221,17 @@ bench: deps
 	@scripts/bench.sh --agent $(AGENT) --raw $(RAWTOGGLE) --cycles $(BENCH_CYCLES) \
 		--repro $(REPRO) --minrace $(MINRACE) \
 		$(if $(filter 1,$(BENCH_NESTED)),--nested-repro $(STATIC_REPRO))
+
+# Every parser of outside input under libFuzzer for FUZZ_SECONDS each
+# (scripts/fuzz.sh: corpora in $$BARTOGGLE_CACHE/fuzz, seeded from
+# tests/data and tests/fuzz/seeds; a crash is kept in results/fuzz and
+# fails the run; tests/fuzz/regressions/ replays the crashes found so far).
+FUZZ_ARGS ?=
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/fuzz.sh --build $(O)/fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_ARGS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BINS)
 
 # Every records.jsonl under results/ (or REPORT_ARGS) into results/report/.
 REPORT_ARGS ?=

@@ -191,7 +191,7 @@ enum agent_parse agent_parse_args(int argc, char **argv, struct agent_opts *o,
 		longopts[i] = (struct option){ opts[i].name,
 			opts[i].arg ? required_argument : no_argument, NULL, (int)i };
 	memset(&longopts[NR_OPTS], 0, sizeof(longopts[0]));
-	optind = 1;
+	optind = 0;	/* glibc: a full restart (1 keeps its pointer into an earlier argv) */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", longopts, &idx)) != -1) {
 		if (c == ':') {

@@ -85,7 +85,7 @@ int run_parse(int argc, char **argv, struct bt_config *c, struct args *a)
 
 	/* Pass 1: the file, so that the command line can override it. */
 	opterr = 0;
-	optind = 1;
+	optind = 0;	/* glibc: a full restart (1 keeps its pointer into an earlier argv) */
 	while ((opt = getopt_long(argc, argv, ":", longopts, &idx)) != -1) {
 		if (opt == OPT_HELP) {
 			run_usage(stdout);
@@ -100,7 +100,7 @@ int run_parse(int argc, char **argv, struct bt_config *c, struct args *a)
 		ret = -EINVAL;
 		goto out;
 	}
-	optind = 1;
+	optind = 0;	/* glibc: a full restart (1 keeps its pointer into an earlier argv) */
 	while ((opt = getopt_long(argc, argv, ":", longopts, &idx)) != -1) {
 		char name[128], *eq;
 

@@ -81,7 +81,7 @@ int report_main(int argc, char **argv)
 	struct bt_report r;
 	int opt, ret, i;
 
-	optind = 1;
+	optind = 0;	/* glibc: a full restart (1 keeps its pointer into an earlier argv) */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (opt) {

@@ -181,7 +181,7 @@ int status_main(int argc, char **argv)
 	size_t i, k;
 	int c;
 
-	optind = 1;
+	optind = 0;	/* glibc: a full restart (1 keeps its pointer into an earlier argv) */
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':

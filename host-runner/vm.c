@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bartoggle/agentmsg.h"
 #include "bartoggle/evidence.h"
 #include "bartoggle/log.h"
 #include "bartoggle/parse.h"
@@ -357,22 +358,18 @@ static void start_agent(const struct run_env *env, const struct iteration *it, s
 	json_object_put(m);
 }
 
-static void read_counts(struct json_object *msg, struct iteration *it)
+static void read_counts(const struct bt_agent_msg *m, struct iteration *it)
 {
-	struct json_object *c;
-
-#define GET(field) json_object_get_uint64(json_object_object_get(c, #field))
-	if (!json_object_object_get_ex(msg, "counts", &c))
+	if (!m->have_counts)
 		return;
-	it->counts.cycles = GET(cycles);
-	it->counts.toggles = GET(toggles);
-	it->counts.accesses = GET(accesses);
-	it->counts.window_hits = GET(window_hits);
-	it->counts.ur_reads = GET(ur_reads);
-	it->counts.ur_violations = GET(ur_violations);
-	it->faults = GET(faults);
+	it->counts.cycles = m->cycles;
+	it->counts.toggles = m->toggles;
+	it->counts.accesses = m->accesses;
+	it->counts.window_hits = m->window_hits;
+	it->counts.ur_reads = m->ur_reads;
+	it->counts.ur_violations = m->ur_violations;
+	it->faults = m->faults;
 	it->have_counts = true;
-#undef GET
 }
 
 enum phase { BOOTING, RUNNING, ENDED };
@@ -406,41 +403,47 @@ static void keep_progress(struct iteration *it, const char *line)
 static void on_agent_line(const struct run_env *env, struct vm *vm,
 			  struct iteration *it, struct loop *l, const char *line)
 {
-	struct json_object *msg = json_tokener_parse(line), *type;
-	const char *t;
+	struct bt_agent_msg m;
 
-	if (!msg || !json_object_object_get_ex(msg, "type", &type)) {
+	bt_agent_msg_decode(line, &m);
+	if (m.type == BT_AGENT_MSG_INVALID) {
 		bt_debug("agent: unparsable line: %.200s", line);
-		json_object_put(msg);
 		return;
 	}
-	t = json_object_get_string(type);
 	vm->agent_lines++;
 	vm->agent_bytes += strlen(line) + 1;
 	l->last_beat = bt_now_ns();
 	l->console_beats_at_last_line = vm->console.beats;
-	if (!strcmp(t, "hello") && l->phase == BOOTING) {
-		it->hello = json_object_get(msg);
+	switch (m.type) {
+	case BT_AGENT_MSG_HELLO:
+		if (l->phase != BOOTING)
+			break;
+		it->hello = json_object_get(m.obj);
 		start_agent(env, it, vm);
 		l->phase = RUNNING;
 		l->t_start = bt_now_ns();
-	} else if (!strcmp(t, "progress")) {
-		read_counts(msg, it);
+		break;
+	case BT_AGENT_MSG_PROGRESS:
+		read_counts(&m, it);
 		keep_progress(it, line);
-	} else if (!strcmp(t, "done")) {
-		read_counts(msg, it);
+		break;
+	case BT_AGENT_MSG_DONE:
+		read_counts(&m, it);
 		keep_progress(it, line);
 		it->finished = true;
 		l->phase = ENDED;
-	} else if (!strcmp(t, "error")) {
-		snprintf(it->agent_error, sizeof(it->agent_error), "%s",
-			 json_object_get_string(json_object_object_get(msg, "reason")));
+		break;
+	case BT_AGENT_MSG_ERROR:
+		snprintf(it->agent_error, sizeof(it->agent_error), "%s", m.reason);
 		if (l->phase != RUNNING) {
 			set_outcome(it, BT_OUTCOME_SETUP_ERROR, l->t_boot);
 			l->phase = ENDED;
 		}
+		break;
+	default:
+		break;
 	}
-	json_object_put(msg);
+	bt_agent_msg_put(&m);
 }
 
 static void on_qmp_line(struct vm *vm, struct iteration *it, struct loop *l,

@@ -336,7 +336,8 @@ void bt_report_finish(struct bt_report *r)
 	/* Sorted by key; id carries a row's place before the sort meanwhile. */
 	for (i = 0; i < r->nrows; i++)
 		r->rows[i].id = (int)i;
-	qsort(r->rows, r->nrows, sizeof(*r->rows), cmp_row);
+	if (r->nrows)	/* rows is NULL then: qsort's pointer must not be */
+		qsort(r->rows, r->nrows, sizeof(*r->rows), cmp_row);
 	remap = calloc(r->nrows + 1, sizeof(*remap));
 	BT_ASSERT(remap, "out of memory");
 	for (i = 0; i < r->nrows; i++) {

@@ -223,7 +223,7 @@ enum repro_parse_result repro_parse_options(int argc, char **argv,
 		longopts[i] = table[i].opt;
 	memset(&longopts[NR_OPTS], 0, sizeof(longopts[0]));
 
-	optind = 1;
+	optind = 0;	/* glibc: a full restart (1 keeps its pointer into an earlier argv) */
 	opterr = 0;
 	while (ret == REPRO_PARSE_OK &&
 	       (c = getopt_long(argc, argv, ":hb:m:c:d:j:qv", longopts,

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install what bartoggle needs from Debian's apt repositories, idempotently
 # and non-interactively. Does nothing (and needs no root) when all is there.
-# The second group builds a Debian kernel's KVM modules (scripts/kvm-build.sh).
+# The second group builds a Debian kernel's KVM modules (scripts/kvm-build.sh);
+# the third, the libFuzzer targets (make fuzz) and the kernel's KTAP parser
+# (kunit.py, a Python script) that the tests run.
 #
 #   deps.sh [--qemu-build]
 #
@@ -12,7 +14,8 @@ set -eu
 PACKAGES="gcc make libc6-dev linux-libc-dev pkg-config check libsubunit-dev
 libpci-dev libjson-c-dev libinih-dev jq qemu-system-x86 busybox-static cpio
 kmod gnuplot-nox pciutils xz-utils util-linux tar libsystemd-dev systemd ansible-core
-flex bison bc libelf-dev libssl-dev patch"
+flex bison bc libelf-dev libssl-dev patch
+clang libclang-rt-14-dev python3"
 QEMU_BUILD="dpkg-dev meson ninja-build python3 libglib2.0-dev libpixman-1-dev
 libslirp-dev libfdt-dev libcap-ng-dev libattr1-dev zlib1g-dev"
 
