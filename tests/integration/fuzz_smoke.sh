@@ -1,6 +1,6 @@
 #!/bin/bash
 # make fuzz's smoke pass: every libFuzzer target (tests/fuzz/) for a short
-# time (BARTOGGLE_FUZZ_SECONDS, default 20), from its cached corpus and
+# time (BARTOGGLE_FUZZ_SECONDS, default 15), from its cached corpus and
 # seeds, after replaying every input that ever crashed it
 # (tests/fuzz/regressions/). No crash, leak or UB report may come out.
 # The long campaign (>= 10 million executions per target) is make fuzz's.
@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
 OUT=${BARTOGGLE_TEST_OUT:-results/check}/fuzz
-SECONDS_EACH=${BARTOGGLE_FUZZ_SECONDS:-20}
+SECONDS_EACH=${BARTOGGLE_FUZZ_SECONDS:-15}
 
 command -v clang >/dev/null || t_skip_all "no clang (make deps installs it)"
 ls "$BUILD"/fuzz/fuzz_* >/dev/null 2>&1 || t_skip_all "no fuzz targets in $BUILD/fuzz (make fuzz-build)"
