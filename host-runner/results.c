@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bartoggle/ktaprecords.h"
 #include "bartoggle/bdf.h"
 #include "bartoggle/bind.h"
 #include "bartoggle/compat.h"
@@ -165,54 +166,21 @@ const char *run_verdict(const struct run_env *env, const struct totals *t)
 
 void write_ktap_from_records(const struct run_env *env, struct totals *t)
 {
-	char path[PATH_MAX + 32], *line = NULL, *text = NULL;
-	size_t cap = 0, len = 0;
-	struct bt_ktap k;
-	FILE *f, *m;
-	int n = 0;
+	char title[1024], path[PATH_MAX + 32];
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/records.jsonl", env->dir);
-	f = fopen(path, "r");
-	m = open_memstream(&text, &len);
-	BT_ASSERT(m, "out of memory");
-	if (f)
-		while (getline(&line, &cap, f) > 0)
-			n++;
-	bt_ktap_init(&k, m, n);
 	if (env->cfg->soak[0])
-		bt_ktap_diag(&k, "bartoggle-run %s: soak %s, %u session(s): %s", bt_version,
-			     env->cfg->soak, env->soak ? env->soak->sessions : 1,
-			     bt_record_command());
+		snprintf(title, sizeof(title), "bartoggle-run %s: soak %s, %u session(s): %s",
+			 bt_version, env->cfg->soak, env->soak ? env->soak->sessions : 1,
+			 bt_record_command());
 	else
-		bt_ktap_diag(&k, "bartoggle-run %s: %s", bt_version, bt_record_command());
-	if (f)
-		rewind(f);
-	while (f && getline(&line, &cap, f) > 0) {
-		struct json_object *rec = json_tokener_parse(line);
-		enum bt_verdict v = BT_VERDICT_ERROR;
-		uint64_t iter = 0, cycles = 0, hits = 0;
-
-		bt_verdict_parse(bt_jpath_str(rec, "verdict", "ERROR"), &v);
-		bt_jpath_u64(rec, "iteration", &iter);
-		bt_jpath_u64(rec, "counts.cycles", &cycles);
-		bt_jpath_u64(rec, "counts.window_hits", &hits);
-		bt_ktap_result(&k, v, "%s %s run%llu: %s, %llu cycles, %llu window hits",
-			       bt_jpath_str(rec, "qemu.binary", "?"),
-			       bt_jpath_str(rec, "qemu.version", "?"), (unsigned long long)iter,
-			       bt_jpath_str(rec, "outcome", "unreadable record"),
-			       (unsigned long long)cycles, (unsigned long long)hits);
-		if (bt_jpath_str(rec, "signature", NULL))
-			bt_ktap_diag(&k, "%s", bt_jpath_str(rec, "signature", ""));
-		json_object_put(rec);
+		snprintf(title, sizeof(title), "bartoggle-run %s: %s", bt_version,
+			 bt_record_command());
+	ret = __bt_ktap_from_records(env->dir, title);
+	if (ret) {
+		snprintf(path, sizeof(path), "%s/ktap.txt", env->dir);
+		note_unsaved(t, path, ret);
 	}
-	bt_ktap_totals(&k);
-	fclose(m);
-	free(line);
-	if (f)
-		fclose(f);
-	snprintf(path, sizeof(path), "%s/ktap.txt", env->dir);
-	write_or_note(t, path, text);
-	free(text);
 }
 
 void write_summary(const struct run_env *env, struct totals *t)

@@ -12,8 +12,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "bartoggle/ktaprecords.h"
 #include "bartoggle/record.h"
 #include "bartoggle/recover.h"
+#include "bartoggle/version.h"
 
 void bt_boot_id(char *out, size_t len)
 {
@@ -180,6 +182,7 @@ static int close_one(const char *pending_path, struct walk *w)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], records[PATH_MAX + 16];
 	struct json_object *rec = json_object_from_file(pending_path);
+	bool closed = false;
 	const char *logs;
 	int fd, ret = 0;
 
@@ -214,11 +217,28 @@ static int close_one(const char *pending_path, struct walk *w)
 		if (!ret && w->log)
 			fprintf(w->log, "%s: closed an iteration its runner never recorded: %s\n",
 				records, json_object_get_string(get(rec, "outcome")));
-		if (!ret)
+		if (!ret) {
 			w->closed++;
+			closed = true;
+		}
 	}
 	if (!ret)
 		unlink(pending_path);
+	/* The runner's streamed KTAP stops where it was killed: written
+	 * again from the records, now including the closed iteration. */
+	if (closed) {
+		char ktap[PATH_MAX + 16], title[256];
+
+		snprintf(tmp, sizeof(tmp), "%s", records);
+		snprintf(ktap, sizeof(ktap), "%s/ktap.txt", dirname(tmp));
+		snprintf(title, sizeof(title),
+			 "bartoggle-run %s: written from records.jsonl by %s, the runner having gone",
+			 bt_version, w->by ? w->by : "recovery");
+		if (!access(ktap, F_OK)) {
+			snprintf(tmp, sizeof(tmp), "%s", records);
+			__bt_ktap_from_records(dirname(tmp), title);
+		}
+	}
 	flock(fd, LOCK_UN);
 	close(fd);
 	json_object_put(rec);

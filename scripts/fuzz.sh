@@ -58,6 +58,15 @@ seeds() {
 	esac
 }
 
+# Inputs up to a few times what the parser takes: the agent's lines stop at
+# 4 KiB (a longer one must be refused), a records file holds several lines.
+max_len() {
+	case $1 in
+	agent_cmd|records) echo 8192 ;;
+	*) echo 4096 ;;
+	esac
+}
+
 rc=0
 for t in "${targets[@]}"; do
 	bin=$build/fuzz_$t
@@ -74,7 +83,7 @@ for t in "${targets[@]}"; do
 		fi
 	fi
 	start=$(date +%s)
-	"$bin" -max_total_time="$seconds" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+	"$bin" -max_total_time="$seconds" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
 		-print_final_stats=1 -artifact_prefix="$out/$t-" "$corpus" "$seeddir" \
 		>"$out/$t.log" 2>&1
 	frc=$?

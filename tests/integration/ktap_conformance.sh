@@ -25,11 +25,13 @@ fi
 	t_skip_all "no kunit.py: neither \$BARTOGGLE_KUNIT nor a linux-source tree in $cache/kbuild (make nested-matrix or make kmod unpacks one)"
 command -v python3 >/dev/null || t_skip_all "no python3 for kunit.py"
 
-# KTAP files: a first line "KTAP version 1", under 8 MiB, not this test's log.
+# KTAP files: *.ktap, ktap.txt and *.out files under 8 MiB with a "KTAP
+# version 1" line (kunit.py skips what comes before it, as in a kernel log),
+# not this test's own log.
 mapfile -t files < <(find "${dirs[@]}" -type f -size -8M \( -name '*.ktap' -o -name 'ktap.txt' -o -name '*.out' \) 2>/dev/null |
 	while read -r f; do
 		[ "$f" -ef "$self" ] && continue
-		[ "$(head -n 1 "$f" 2>/dev/null)" = "KTAP version 1" ] && echo "$f"
+		grep -q '^KTAP version 1$' "$f" 2>/dev/null && echo "$f"
 	done | sort)
 [ "${#files[@]}" -gt 0 ] || t_skip_all "no KTAP file under ${dirs[*]}"
 t_plan "${#files[@]}"

@@ -201,6 +201,39 @@ START_TEST(full_disk_is_an_error)
 }
 END_TEST
 
+/* The streamed KTAP of a killed runner promised more than it wrote: the
+ * recovery writes it again from the records, plan and results agreeing. */
+START_TEST(ktap_written_again)
+{
+	char boot[64], path[256], text[2048];
+	size_t n;
+	FILE *f;
+
+	bt_boot_id(boot, sizeof(boot));
+	make_run(DEAD_PID, boot);
+	put(run, "ktap.txt", "KTAP version 1\n1..5\n# bartoggle-run: streamed\n");
+	ck_assert_int_eq(bt_recover_tree(root, "restore", NULL), 1);
+	snprintf(path, sizeof(path), "%s/ktap.txt", run);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	ck_assert_msg(strstr(text, "KTAP version 1\n1..1\n"), "%s", text);
+	ck_assert_msg(strstr(text, "\nnot ok 1 ? ? run1: interrupted, 2000 cycles, 11 window hits\n"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, "written from records.jsonl by restore"), "%s", text);
+	bt_test_remove_tree(root);
+
+	/* No ktap.txt (not a runner's directory): none is made. */
+	make_run(DEAD_PID, boot);
+	ck_assert_int_eq(bt_recover_tree(root, "restore", NULL), 1);
+	snprintf(path, sizeof(path), "%s/ktap.txt", run);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	bt_test_remove_tree(root);
+}
+END_TEST
+
 START_TEST(pending_marks_runner)
 {
 	struct json_object *rec = bt_record_new("run");
@@ -227,6 +260,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, already_recorded_not_twice);
 	tcase_add_test(tc, garbage_left_alone);
 	tcase_add_test(tc, full_disk_is_an_error);
+	tcase_add_test(tc, ktap_written_again);
 	tcase_add_test(tc, pending_marks_runner);
 	suite_add_tcase(s, tc);
 	return s;
