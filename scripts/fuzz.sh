@@ -9,20 +9,24 @@
 # with its fix. One line per target:
 #   fuzz: <t> execs=<n> exec/s=<n> cov=<edges> ft=<features> corpus=<n> crashes=<n> (<s> s)
 #
-#   fuzz.sh --build DIR [--seconds S] [--runs N] [--out DIR] [TARGET...]
+#   fuzz.sh --build DIR [--seconds S] [--runs N] [--workers N] [--out DIR] [TARGET...]
 # --runs N: stop a target after N executions (--seconds still bounds it).
+# --workers N: N processes per target on its one corpus (libFuzzer merges
+# what each finds through the directory), the runs split between them;
+# execs and exec/s are their sums, cov and ft the best of them.
 # Exit 0 no findings, 1 a finding (or a target that did not run), 2 usage,
 # 4 no clang/libFuzzer build (DIR has no targets).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
-build="" seconds=60 runs="" out="" targets=()
+build="" seconds=60 runs="" workers=1 out="" targets=()
 cache=${BARTOGGLE_CACHE:-${HOME:-/root}/.cache/bartoggle}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift ;;
 	--seconds) seconds=$2; shift ;;
 	--runs) runs=$2; shift ;;
+	--workers) workers=$2; shift ;;
 	--out) out=$2; shift ;;
 	-h|--help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 	-*) echo "fuzz: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -34,6 +38,7 @@ done
 case $seconds in ''|*[!0-9]*|0) echo "fuzz: --seconds wants a positive number" >&2; exit 2 ;; esac
 case $runs in ''|[1-9]*) ;; *) echo "fuzz: --runs wants a positive number" >&2; exit 2 ;; esac
 case $runs in *[!0-9]*) echo "fuzz: --runs wants a positive number" >&2; exit 2 ;; esac
+case $workers in [1-9]|[1-9][0-9]) ;; *) echo "fuzz: --workers wants 1 to 99" >&2; exit 2 ;; esac
 if [ "${#targets[@]}" = 0 ]; then
 	for b in "$build"/fuzz_*; do [ -x "$b" ] && targets+=("${b##*/fuzz_}"); done
 fi
@@ -58,11 +63,12 @@ seeds() {
 	esac
 }
 
-# Inputs up to a few times what the parser takes: the agent's lines stop at
-# 4 KiB (a longer one must be refused), a records file holds several lines.
+# Inputs of up to 4 KiB (a records line is ~2 KiB, an INI file or a QMP line
+# far less), a little more for the agent, whose lines stop at 4 KiB: a
+# longer one must be refused. Bigger inputs only made each run slower.
 max_len() {
 	case $1 in
-	agent_cmd|records) echo 8192 ;;
+	agent_cmd) echo 4608 ;;
 	*) echo 4096 ;;
 	esac
 }
@@ -83,20 +89,23 @@ for t in "${targets[@]}"; do
 		fi
 	fi
 	start=$(date +%s)
-	"$bin" -max_total_time="$seconds" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
-		-print_final_stats=1 -artifact_prefix="$out/$t-" "$corpus" "$seeddir" \
-		>"$out/$t.log" 2>&1
-	frc=$?
+	each=${runs:+$(( (runs + workers - 1) / workers ))}
+	for w in $(seq "$workers"); do
+		"$bin" -max_total_time="$seconds" ${each:+-runs="$each"} -timeout=10 -rss_limit_mb=2048 \
+			-max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$out/$t-" \
+			"$corpus" "$seeddir" >"$out/$t.$w.log" 2>&1 &
+	done
+	frc=0
+	for w in $(seq "$workers"); do wait -n || frc=1; done
 	took=$(( $(date +%s) - start ))
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log" | tail -n 1)
-	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$t.log" | tail -n 1)
-	last=$(grep -E '^#[0-9]+' "$out/$t.log" | tail -n 1)
-	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
-	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+	execs=$(cat "$out/$t".*.log | sed -n 's/^stat::number_of_executed_units: *//p' | awk '{ s += $1 } END { print s + 0 }')
+	speed=$(cat "$out/$t".*.log | sed -n 's/^stat::average_exec_per_sec: *//p' | awk '{ s += $1 } END { print s + 0 }')
+	cov=$(cat "$out/$t".*.log | sed -n 's/^#[0-9].* cov: \([0-9]*\).*/\1/p' | sort -n | tail -n 1)
+	ft=$(cat "$out/$t".*.log | sed -n 's/^#[0-9].* ft: \([0-9]*\).*/\1/p' | sort -n | tail -n 1)
 	crashes=$(ls "$out/$t"-crash-* "$out/$t"-leak-* "$out/$t"-timeout-* "$out/$t"-oom-* 2>/dev/null | wc -l)
 	echo "fuzz: $t execs=${execs:-0} exec/s=${speed:-0} cov=${cov:-?} ft=${ft:-?} corpus=$(ls "$corpus" | wc -l) crashes=$crashes ($took s)"
 	if [ "$frc" != 0 ] || [ "$crashes" != 0 ]; then
-		grep -m3 -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$out/$t.log" | sed "s/^/fuzz: $t: /"
+		cat "$out/$t".*.log | grep -m3 -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' | sed "s/^/fuzz: $t: /"
 		ls "$out/$t"-crash-* "$out/$t"-leak-* "$out/$t"-timeout-* "$out/$t"-oom-* 2>/dev/null | sed "s/^/fuzz: $t: kept /"
 		rc=1
 	fi
