@@ -33,7 +33,11 @@ t_check "record frame cut in half: dropped, said, replaced" bash -c "
 	jq -c 'select(.lane.step == \"race-3\")' '$r' | jqs '.outcome == \"setup-error\"'"
 t_check "summary: partial, cut during race-4, outcomes counted" jq_true "$s" \
 	'.partial == true and .running_when_cut == "race-4" and .timed_out == true and .race.completed == 3 and .race.outcomes == {"host-error": 1, "setup-error": 2} and .held.outcome == "efault"'
-t_check "ktap.txt keeps the steps' KTAP" grep -q '^held: not ok 3 disabled access: efault' "$OUT/ktap.txt"
+t_check "ktap.txt: one document, a result per record, each step's KTAP nested under it" bash -c "
+	[ \"\$(grep -c '^KTAP version 1' '$OUT/ktap.txt')\" = 1 ] && grep -qx '1..4' '$OUT/ktap.txt' &&
+	grep -qx '    not ok 3 disabled access: efault' '$OUT/ktap.txt' &&
+	grep -qx 'not ok 1 held' '$OUT/ktap.txt' &&
+	grep -qx '# race-1: stuck in L1: tid 231 D (disk sleep) wchan=rwsem_down_write_slowpath' '$OUT/ktap.txt'"
 
 # An L1 that multi-threaded TCG wedged (its kernel patching its own code, or
 # a vCPU whose timer interrupts stopped) is a harness fault: booted again,

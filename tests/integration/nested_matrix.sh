@@ -84,7 +84,7 @@ t_check "6.12 + fix: the patched modules, the patch's hash in every record" bash
 t_check "6.12 + fix: held: KVM_EXIT_MEMORY_FAULT at the BAR's gpa on the first disabled access" bash -c "
 	jqs '.held.outcome == \"memory-fault-exit\" and .held.verdict == \"PASS\" and
 		(.held.signature | test(\"KVM_EXIT_MEMORY_FAULT gpa=0x[0-9a-f]+ size=0x1000\"))' <'$f/summary.json' &&
-	bar=\$(sed -n 's/^held: # .*BAR at gpa 0x\([0-9a-f]*\), \([0-9]*\) bytes.*/\1 \2/p' '$f/ktap.txt') &&
+	bar=\$(sed -n 's/^BT1 ktap held # .*BAR at gpa 0x\([0-9a-f]*\), \([0-9]*\) bytes.*/\1 \2/p' '$f/frames.txt') &&
 	gpa=\$(jq -r 'select(.lane.step == \"held\") | .signature | capture(\"gpa=0x(?<g>[0-9a-f]+)\").g' '$f/records.jsonl') &&
 	set -- \$bar && echo \"# memory fault gpa 0x\$gpa, BAR 0x\$1 + \$2\" >&2 &&
 	[ \$((16#\$gpa)) -ge \$((16#\$1)) ] && [ \$((16#\$gpa)) -lt \$((16#\$1 + \$2)) ] &&
@@ -120,7 +120,7 @@ t_check "6.12 + fix: pfnmap held memory-fault-exit with the gpa in the BAR, ever
 	jqs '.pfnmap.held.outcome == \"memory-fault-exit\" and .pfnmap.held.verdict == \"PASS\" and
 		.pfnmap.race.completed == $TRIALS and .pfnmap.race.judged_outcomes == {\"memory-fault-exit\": $TRIALS} and
 		.pfnmap.control.outcome == \"survived\"' <'$f/summary.json' &&
-	bar=\$(sed -n 's/^pfnmap-held: # .*BAR at gpa 0x\([0-9a-f]*\), \([0-9]*\) bytes.*/\1 \2/p' '$f/ktap.txt') &&
+	bar=\$(sed -n 's/^BT1 ktap pfnmap-held # .*BAR at gpa 0x\([0-9a-f]*\), \([0-9]*\) bytes.*/\1 \2/p' '$f/frames.txt') &&
 	gpa=\$(jq -r 'select(.lane.step == \"pfnmap-held\") | .signature | capture(\"gpa=0x(?<g>[0-9a-f]+)\").g' '$f/records.jsonl') &&
 	set -- \$bar && [ \$((16#\$gpa)) -ge \$((16#\$1)) ] && [ \$((16#\$gpa)) -lt \$((16#\$1 + \$2)) ]"
 t_check "6.12 + fix: the selftest passes, 7 of 7, KVM_EXIT_MEMORY_FAULT inside the slot" jq_true "$f/summary.json" \
