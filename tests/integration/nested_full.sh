@@ -33,8 +33,11 @@ t_check "L1 finished (exit $rc)" jq_true "$s" '.complete and (.timed_out | not)'
 # this pair's real failures, and nothing else is.
 t_check "default: the VM dies in $RUNS/$RUNS runs: vm-stopped (or QEMU killed by SIGBUS)" jq_true "$s" \
 	".default.runs == $RUNS and (.default.outcomes | keys - [\"vm-stopped\", \"sigbus\"] == []) and (.default.outcomes[\"vm-stopped\"] // 0) + (.default.outcomes.sigbus // 0) == $RUNS"
-t_check "default: QEMU's signature is kvm run failed Bad address (or QEMU killed by SIGBUS)" jq_true "$s" \
-	'(.default.signatures | index("error: kvm run failed Bad address")) != null and .default.signatures - ["error: kvm run failed Bad address", "QEMU killed by SIGBUS"] == []'
+# Which of the two deaths a run gets is a race inside QEMU 7.2 (KVM's
+# -EFAULT, or QEMU touching the zapped BAR mapping itself): SIGBUS took 13 of
+# the last 20 runs, so "at least one Bad address in 5" failed 1 check in ~9.
+t_check "default: QEMU's signature is kvm run failed Bad address or QEMU killed by SIGBUS" jq_true "$s" \
+	'(.default.signatures | length) > 0 and .default.signatures - ["error: kvm run failed Bad address", "QEMU killed by SIGBUS"] == []'
 t_check "default: runstate internal-error seen through QMP, QEMU quit by the runner (SIGBUS: QEMU's own death)" bash -c "
 	jqs -s 'all(if .outcome == \"sigbus\" then .qemu_exit == \"killed by SIGBUS\" else .vm_status == \"internal-error\" and (.qmp_events | index(\"STOP\")) != null and (.qemu_exit | test(\"after quit\")) end)' <'$OUT/default.jsonl'"
 t_check "default: time from start to the STOP measured" jq_true "$s" \
