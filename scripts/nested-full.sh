@@ -161,7 +161,7 @@ boot() {
 		mkdir -p "$dir"
 		log "booting L1 ($accel, $smp vCPU): $arms"
 		boot_once "$dir" "$smp" "$arms"
-		[ "$stalled" = 1 ] && harness_faults+=("boot-$name attempt $attempt: ${harness_fault:-silent for 60 s (frozen)}")
+		[ "$stalled" = 1 ] && harness_faults+=("boot-$name attempt $attempt: ${harness_fault:-$silence}")
 		# QEMU gone with L1 unfinished and nothing on its console (seen once:
 		# L1 mid-arm, no panic, no oops): its exit status, for whoever looks.
 		if [ "$stalled" = 0 ] && [ "$timed_out" = 0 ] &&

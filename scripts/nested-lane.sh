@@ -31,8 +31,9 @@
 # fails it ends at the first failure, on a fixed one it is the soak.
 #
 # --stall S: an L1 silent on both serial ports for S seconds (default 20; it
-# beats every 2 s) is frozen: it is stopped and booted again (3 boots at
-# most), resuming after the last step that ended. A step stuck inside L1 is
+# beats every 2 s from /init on; before its first beat, while the kernel
+# loads, 30 s if S is less: scripts/lib/guest.sh) is frozen: it is stopped
+# and booted again (3 boots at most), resuming after the last step that ended. A step stuck inside L1 is
 # caught by L1 itself (30 s), framed as "hang" with where its threads block,
 # and the lane goes on. An L1 the emulator wedged (scripts/lib/guest.sh,
 # tcg_harness_fault: its kernel patching its own code, or a vCPU's timer
@@ -86,7 +87,7 @@ case $soak in ''|*[!0-9]*) log "--soak wants a number of cycles"; exit 2 ;; esac
 # Default: 600 s, and the soak's bound on top (200 cycles/s at least).
 [ -n "$timeout" ] || timeout=$((600 + soak / 200))
 case $timeout in *[!0-9]*|0) log "--timeout wants seconds > 0"; exit 2 ;; esac
-case $stall in *[!0-9]*) log "--stall wants seconds"; exit 2 ;; esac
+case $stall in *[!0-9]* | 0) log "--stall wants seconds, at least 1"; exit 2 ;; esac
 case $accel in auto|kvm|tcg) ;; *) log "--accel wants auto, kvm or tcg"; exit 2 ;; esac
 [ "$lean$pfnmap" = 10 ] && { log "--lean runs the pfnmap backing alone: it cannot go with --no-pfnmap"; exit 2; }
 command -v "$qemu" >/dev/null || { log "no $qemu (make deps installs qemu-system-x86)"; exit 4; }
@@ -167,7 +168,7 @@ while :; do
 		-kernel "$image/vmlinuz" -initrd "$image/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 $l1_cmdline bt.trials=$trials bt.control=$control bt.soak=$soak bt.skip=$skip${kvm_variant:+ bt.variant=$kvm_variant}" \
 		"${l1_devices[@]}"
-	[ "$stalled" = 1 ] && faults+=("boot $attempt: ${harness_fault:-silent for ${stall} s (frozen)}")
+	[ "$stalled" = 1 ] && faults+=("boot $attempt: ${harness_fault:-$silence}")
 	[ "$stalled" = 1 ] && [ "$attempt" -lt 3 ] || break
 	mkdir -p "$out/attempt-$attempt"
 	mv "$out"/{console.log,frames.log,qemu.log} "$out/attempt-$attempt/"

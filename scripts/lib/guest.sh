@@ -67,15 +67,34 @@ tcg_harness_fault() {
 	fi
 }
 
+# Silence allowed before a guest's first heartbeat, whatever STALL is: the
+# 2 s beat (scripts/guest/frame.sh) starts with /init, and until then
+# nothing promises output: under TCG, SeaBIOS's "Probing EDD" to the
+# kernel's first line (loading and decompressing it) is 4.3 s of silence
+# on an idle 2-core host, so a 5 s STALL applied from QEMU's start froze
+# boots that were only loading.
+GUEST_BOOT_SILENCE=30
+
+# guest_ms: the wall clock in milliseconds (bash's EPOCHREALTIME, whatever
+# the locale's decimal point).
+guest_ms() {
+	local us=${EPOCHREALTIME//[!0-9]/}
+	echo $((us / 1000))
+}
+
 # guest_boot OUT DEADLINE STALL QEMU ARGS...: one boot, until QEMU exits,
 # the epoch-second DEADLINE passes, the guest is silent on both serial
-# ports for STALL seconds, or it wedged itself in the emulator
-# (tcg_harness_fault). Sets qemu_rc, timed_out, stalled, harness_fault
-# (empty, or what the emulator did) and ready_s (seconds from QEMU's start
-# to the guest's "up" frame, to 0.2 s; empty if it never came); a stall or a harness fault means: this
-# boot tested nothing, boot again. SIGINT/SIGTERM stop QEMU and exit.
+# ports for STALL seconds once it beats (GUEST_BOOT_SILENCE, if longer,
+# before its first beat), or it wedged itself in the emulator
+# (tcg_harness_fault). Sets qemu_rc, timed_out, stalled, silence (which
+# silence stopped it, when one did), harness_fault (empty, or what the
+# emulator did) and ready_s (seconds from QEMU's start to the guest's "up"
+# frame, to 0.2 s; empty if it never came); a stall or a harness fault
+# means: this boot tested nothing, boot again. SIGINT/SIGTERM stop QEMU
+# and exit.
 guest_boot() {
 	local out=$1 deadline=$2 stall=$3 last_size=-1 size last_change pid ticks=0
+	local beating=0 limit now
 	shift 3
 	: >"$out/frames.log"
 	: >"$out/console.log"
@@ -89,22 +108,27 @@ guest_boot() {
 	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; exit 130" INT
 	# shellcheck disable=SC2064
 	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; exit 143" TERM
-	last_change=$(date +%s)
-	timed_out=0 stalled=0 harness_fault="" ready_s=""
+	last_change=$(guest_ms)
+	timed_out=0 stalled=0 silence="" harness_fault="" ready_s=""
 	local t0
 	t0=$(date +%s.%N)
 	while kill -0 "$pid" 2>/dev/null; do
 		[ -z "$ready_s" ] && grep -aqs '^BT1 up ' "$out/frames.log" &&
 			ready_s=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 		size=$(( $(stat -c %s "$out/frames.log") + $(stat -c %s "$out/console.log") ))
-		[ "$size" != "$last_size" ] && { last_size=$size; last_change=$(date +%s); }
+		now=$(guest_ms)
+		[ "$size" != "$last_size" ] && { last_size=$size; last_change=$now; }
+		[ "$beating" = 0 ] && grep -aqs '^BT1 beat ' "$out/console.log" && beating=1
+		limit=$stall
+		[ "$beating" = 0 ] && [ "$limit" -lt "$GUEST_BOOT_SILENCE" ] && limit=$GUEST_BOOT_SILENCE
 		ticks=$((ticks + 1))
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			timed_out=1
 			echo "guest: timeout: stopping QEMU (pid $pid)" >&2
-		elif [ $(( $(date +%s) - last_change )) -ge "$stall" ]; then
+		elif [ $((now - last_change)) -ge $((limit * 1000)) ]; then
 			stalled=1
-			echo "guest: silent for ${stall}s: stopping QEMU (pid $pid)" >&2
+			silence="silent for $limit s$([ "$beating" = 0 ] && echo " before its first heartbeat") (frozen)"
+			echo "guest: $silence: stopping QEMU (pid $pid)" >&2
 		elif [ $((ticks % 10)) = 0 ] && harness_fault=$(tcg_harness_fault "$out/console.log"); then
 			stalled=1
 			echo "guest: wedged in the emulator ($harness_fault): stopping QEMU (pid $pid)" >&2
