@@ -33,9 +33,9 @@
 # --stall S: an L1 silent on both serial ports for S seconds (default 20; it
 # beats every 2 s from /init on; before its first beat, while the kernel
 # loads, 30 s if S is less: scripts/lib/guest.sh) is frozen: it is stopped
-# and booted again (3 boots at most), resuming after the last step that ended. A step stuck inside L1 is
-# caught by L1 itself (30 s), framed as "hang" with where its threads block,
-# and the lane goes on. An L1 the emulator wedged (scripts/lib/guest.sh,
+# and booted again (3 boots at most), resuming after the last step that
+# ended. A step stuck inside L1 is caught by L1 itself (30 s), framed as
+# "hang" with where its threads block, and the lane goes on. An L1 the emulator wedged (scripts/lib/guest.sh,
 # tcg_harness_fault: its kernel patching its own code, or a vCPU's timer
 # interrupts lost) is booted again the same way; summary.json lists it in
 # harness_faults, and nothing of that boot is judged.

@@ -108,21 +108,21 @@ guest_boot() {
 	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; exit 130" INT
 	# shellcheck disable=SC2064
 	trap "kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; exit 143" TERM
-	last_change=$(guest_ms)
-	timed_out=0 stalled=0 silence="" harness_fault="" ready_s=""
 	local t0
-	t0=$(date +%s.%N)
+	t0=$(guest_ms)
+	last_change=$t0
+	timed_out=0 stalled=0 silence="" harness_fault="" ready_s=""
 	while kill -0 "$pid" 2>/dev/null; do
-		[ -z "$ready_s" ] && grep -aqs '^BT1 up ' "$out/frames.log" &&
-			ready_s=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-		size=$(( $(stat -c %s "$out/frames.log") + $(stat -c %s "$out/console.log") ))
 		now=$(guest_ms)
+		[ -z "$ready_s" ] && grep -aqs '^BT1 up ' "$out/frames.log" &&
+			ready_s=$(awk -v ms=$((now - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')
+		size=$(( $(stat -c %s "$out/frames.log") + $(stat -c %s "$out/console.log") ))
 		[ "$size" != "$last_size" ] && { last_size=$size; last_change=$now; }
 		[ "$beating" = 0 ] && grep -aqs '^BT1 beat ' "$out/console.log" && beating=1
 		limit=$stall
 		[ "$beating" = 0 ] && [ "$limit" -lt "$GUEST_BOOT_SILENCE" ] && limit=$GUEST_BOOT_SILENCE
 		ticks=$((ticks + 1))
-		if [ "$(date +%s)" -ge "$deadline" ]; then
+		if [ "$now" -ge $((deadline * 1000)) ]; then
 			timed_out=1
 			echo "guest: timeout: stopping QEMU (pid $pid)" >&2
 		elif [ $((now - last_change)) -ge $((limit * 1000)) ]; then
